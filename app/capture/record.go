@@ -19,7 +19,8 @@ type Outcome string
 const (
 	// OutcomeOK is a 1xx–3xx answer with no error event in its stream.
 	OutcomeOK Outcome = "ok"
-	// OutcomeUpstreamError is a 4xx/5xx status from the upstream.
+	// OutcomeUpstreamError is a 4xx/5xx status from the upstream, or a
+	// non-streamed answer whose body is an error object.
 	OutcomeUpstreamError Outcome = "upstream_error"
 	// OutcomeStreamError is an HTTP 200 stream that carried an SSE error event.
 	OutcomeStreamError Outcome = "stream_error"

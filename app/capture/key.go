@@ -1,0 +1,33 @@
+package capture
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+)
+
+// ellipsis marks the hidden part of a masked secret.
+const ellipsis = "…"
+
+// Fingerprint returns the lowercase hex SHA-256 of key. Records keep this
+// instead of the key, so exchanges can be grouped by key without storing it.
+func Fingerprint(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// Mask returns a display form of key that is enough to tell keys apart but
+// never enough to use one: keys of 24 or more characters keep their first 8
+// and last 4 characters ("sk-or-v1…a1b2"), keys of 12 to 23 characters keep
+// only their last 4, and shorter keys show nothing, since revealing 4 of 10
+// characters would give away most of a short secret.
+func Mask(key string) string {
+	rs := []rune(key) // by character, so a stray multi-byte key is not cut mid-rune
+	switch {
+	case len(rs) >= 24:
+		return string(rs[:8]) + ellipsis + string(rs[len(rs)-4:])
+	case len(rs) >= 12:
+		return ellipsis + string(rs[len(rs)-4:])
+	default:
+		return ellipsis
+	}
+}

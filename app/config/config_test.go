@@ -1,0 +1,74 @@
+package config_test
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openrouter-proxy/openrouter-proxy/app/config"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	c, err := config.Load(env(nil), nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ProxyAddr() != "127.0.0.1:8080" || c.WebAddr() != "127.0.0.1:8081" {
+		t.Errorf("addrs %s %s", c.ProxyAddr(), c.WebAddr())
+	}
+	if c.UpstreamBase.String() != "https://openrouter.ai/api/v1" {
+		t.Errorf("upstream %s", c.UpstreamBase)
+	}
+	if c.RequestTimeout != 300*time.Second || c.PageSize != 20 || c.MaxHistory != 100000 || c.BodyLimit != 1<<20 || c.RetryCount != 2 {
+		t.Errorf("defaults %+v", c)
+	}
+	if c.DBPath() != "./data/proxy_requests.db" {
+		t.Errorf("db path %s", c.DBPath())
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	c, err := config.Load(env(map[string]string{"PROXY_PORT": "9000", "WEB_PORT": "9001", "SUPER_ADMIN_APIKEY": " a, b ,,c"}),
+		[]string{"-proxy-port", "9100", "-openai-api-base", "http://127.0.0.1:1/api/v1/"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ProxyPort != 9100 || c.WebPort != 9001 {
+		t.Errorf("flag must beat env, env must beat default: %d %d", c.ProxyPort, c.WebPort)
+	}
+	if c.UpstreamBase.String() != "http://127.0.0.1:1/api/v1" {
+		t.Errorf("trailing slash kept: %s", c.UpstreamBase)
+	}
+	if strings.Join(c.SuperAdminKeys, "|") != "a|b|c" {
+		t.Errorf("admin keys %q", c.SuperAdminKeys)
+	}
+}
+
+func TestBadValues(t *testing.T) {
+	for _, tc := range []struct{ env, val string }{
+		{"PROXY_PORT", "http"},
+		{"WEB_PORT", "70000"},
+		{"OPENAI_API_BASE", "openrouter.ai"},
+		{"OPENAI_API_BASE", "ftp://x"},
+		{"REQUEST_TIMEOUT", "0"},
+		{"MAX_REQUESTS_HISTORY", "-5"},
+		{"PAGE_SIZE", "0"},
+		{"LOG_LEVEL", "loud"},
+		{"LOG_FORMAT", "yaml"},
+		{"BODY_CAPTURE_LIMIT", "1MB"},
+		{"COOKIE_SECURE", "perhaps"},
+	} {
+		t.Run(tc.env+"="+tc.val, func(t *testing.T) {
+			_, err := config.Load(env(map[string]string{tc.env: tc.val}), nil, io.Discard)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if msg := err.Error(); !strings.Contains(msg, tc.env) || strings.Contains(msg, "\n") {
+				t.Errorf("error %q: want one line naming %s", msg, tc.env)
+			}
+		})
+	}
+}

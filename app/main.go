@@ -1,0 +1,184 @@
+// Command openrouter-proxy is a recording reverse proxy for OpenRouter and
+// other OpenAI-compatible APIs, with a live dashboard of every exchange.
+//
+//	go run ./app                 # proxy on :8080, dashboard on :8081
+//	go run ./app -demo           # the same, offline, against a built-in mock upstream
+//	go run ./app mock-upstream   # only the mock upstream
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/openrouter-proxy/openrouter-proxy/app/config"
+	"github.com/openrouter-proxy/openrouter-proxy/app/mockupstream"
+	"github.com/openrouter-proxy/openrouter-proxy/app/proxy"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, err)
+		}
+		os.Exit(1)
+	}
+}
+
+// run is the whole program; main only adds signals and the exit code, so
+// tests start the real thing with their own environment and context.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "mock-upstream" {
+		return runMock(ctx, args[1:], stdout, stderr)
+	}
+	cfg, err := config.Load(getenv, args, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+
+	// Listen before anything else so a busy port fails fast and clearly.
+	proxyLn, err := net.Listen("tcp", cfg.ProxyAddr())
+	if err != nil {
+		return fmt.Errorf("proxy: listen on %s (PROXY_HOST/PROXY_PORT): %w", cfg.ProxyAddr(), err)
+	}
+	defer proxyLn.Close()
+	webLn, err := net.Listen("tcp", cfg.WebAddr())
+	if err != nil {
+		return fmt.Errorf("dashboard: listen on %s (WEB_HOST/WEB_PORT): %w", cfg.WebAddr(), err)
+	}
+	defer webLn.Close()
+
+	if cfg.Demo {
+		mockURL, stopMock, err := startMock(log)
+		if err != nil {
+			return err
+		}
+		defer stopMock()
+		cfg.UpstreamBase = mockURL
+	}
+
+	st, err := store.Open(ctx, cfg.DBPath(), store.Options{MaxHistory: cfg.MaxHistory, Logger: log})
+	if err != nil {
+		return fmt.Errorf("store: open %s (DATA_DIR): %w", cfg.DBPath(), err)
+	}
+	defer st.Close()
+
+	px := proxy.New(proxy.Options{
+		Upstream:       cfg.UpstreamBase,
+		DefaultKey:     cfg.DefaultAPIKey,
+		Timeout:        cfg.RequestTimeout,
+		Retries:        cfg.RetryCount,
+		RetryBodyLimit: cfg.RetryBodyLimit,
+		BodyLimit:      cfg.BodyLimit,
+		Recorder:       st,
+		Logger:         log,
+	})
+	proxySrv := newServer(px, log)
+	webMux := http.NewServeMux()
+	webMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	webSrv := newServer(webMux, log)
+
+	errc := make(chan error, 2)
+	go func() { errc <- serve(proxySrv, proxyLn) }()
+	go func() { errc <- serve(webSrv, webLn) }()
+	printBanner(stdout, cfg, proxyLn.Addr(), webLn.Addr())
+	log.Info("started", "proxy", proxyLn.Addr().String(), "dashboard", webLn.Addr().String(), "upstream", cfg.UpstreamBase.Redacted(), "data", cfg.DBPath())
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return err
+	}
+
+	// Stop accepting, let in-flight streams finish within the grace period,
+	// then cut what is left; every exchange still gets its record.
+	log.Info("shutting down", "grace", cfg.ShutdownGrace)
+	graceCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	if err := proxySrv.Shutdown(graceCtx); err != nil {
+		log.Warn("grace period over; closing open connections", "err", err)
+		proxySrv.Close()
+	}
+	webSrv.Shutdown(graceCtx)
+	px.Wait()
+	if err := st.Close(); err != nil {
+		return fmt.Errorf("store: flush on shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// newServer returns a server without a write timeout, which would cut long
+// streams, but with a read-header timeout against slowloris clients.
+func newServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+}
+
+func serve(srv *http.Server, ln net.Listener) error {
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func printBanner(w io.Writer, cfg config.Config, proxyAddr, webAddr net.Addr) {
+	line := "============================================================"
+	mode := ""
+	if cfg.Demo {
+		mode = " (demo: offline mock upstream)"
+	}
+	fmt.Fprintf(w, "🚀 OpenRouter proxy%s\n%s\n📡 Proxy server: http://%s\n🌐 Web dashboard: http://%s\n%s\n",
+		mode, line, proxyAddr, webAddr, line)
+}
+
+// startMock serves the mock upstream on a free loopback port for -demo.
+func startMock(log *slog.Logger) (*url.URL, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, fmt.Errorf("demo: start mock upstream: %w", err)
+	}
+	srv := newServer(mockupstream.New(), log)
+	go srv.Serve(ln)
+	u := &url.URL{Scheme: "http", Host: ln.Addr().String(), Path: "/api/v1"}
+	return u, func() { srv.Close() }, nil
+}
+
+// runMock runs only the mock upstream: `openrouter-proxy mock-upstream`.
+func runMock(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("mock-upstream", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:9090", "listen address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	fmt.Fprintf(stdout, "🧪 Mock OpenRouter upstream: http://%s/api/v1\n", *addr)
+	return mockupstream.Serve(ctx, *addr, log)
+}

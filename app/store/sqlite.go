@@ -1,0 +1,248 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+	"github.com/pressly/goose/v3"
+
+	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+	"github.com/openrouter-proxy/openrouter-proxy/migrations"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultQueueSize  = 4096
+	DefaultBatchSize  = 256
+	DefaultBatchDelay = 5 * time.Millisecond
+	DefaultPruneEvery = 5 * time.Second
+	DefaultPruneBatch = 500
+)
+
+// Options tunes a SQLite store. The zero value is usable.
+type Options struct {
+	// QueueSize is how many records may wait for the writer before Record
+	// blocks. Default DefaultQueueSize.
+	QueueSize int
+	// BatchSize is the most records committed in one transaction.
+	// Default DefaultBatchSize.
+	BatchSize int
+	// BatchDelay is how long the writer waits for more records after the
+	// first of a batch arrived. Default DefaultBatchDelay.
+	BatchDelay time.Duration
+
+	// MaxHistory is how many of the newest records retention keeps;
+	// 0 keeps everything.
+	MaxHistory int
+	// PruneEvery is how often retention checks for surplus records.
+	// Default DefaultPruneEvery.
+	PruneEvery time.Duration
+	// PruneBatch is the most records deleted in one transaction, so that
+	// a large backlog never holds the write lock for long.
+	// Default DefaultPruneBatch.
+	PruneBatch int
+
+	// ReadConns is the size of the read-only connection pool.
+	// Default max(4, GOMAXPROCS).
+	ReadConns int
+
+	// Hooks ride on the writer's commit path, in order.
+	Hooks []Hook
+	// Logger receives commit failures and lost records. Default
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// withDefaults returns o with its zero values replaced by defaults.
+func (o Options) withDefaults() Options {
+	if o.QueueSize <= 0 {
+		o.QueueSize = DefaultQueueSize
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	if o.BatchDelay <= 0 {
+		o.BatchDelay = DefaultBatchDelay
+	}
+	if o.MaxHistory < 0 {
+		o.MaxHistory = 0
+	}
+	if o.PruneEvery <= 0 {
+		o.PruneEvery = DefaultPruneEvery
+	}
+	if o.PruneBatch <= 0 {
+		o.PruneBatch = DefaultPruneBatch
+	}
+	if o.ReadConns <= 0 {
+		o.ReadConns = max(4, runtime.GOMAXPROCS(0))
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Hook is work that rides on the writer's commit path.
+//
+// Hooks run on the writer goroutine, so they hold up every write while
+// they run and must not call Record, Flush, Prune or Close, which wait for
+// that goroutine. The records they are given are shared with other hooks
+// and must not be modified; the slices may be kept. InTx may see the same
+// records again when a failed batch is retried, or one at a time when the
+// writer isolates a bad record.
+type Hook struct {
+	InTx        func(ctx context.Context, tx *sql.Tx, batch []*capture.Record) error // runs inside the batch's transaction; an error rolls the batch back
+	AfterCommit func(batch []*capture.Record)                                        // runs after a successful commit, on the writer goroutine
+	AfterPrune  func(ids []string)                                                   // runs after retention deleted these ids
+}
+
+// SQLite is a Store kept in one SQLite file. All writes go through one
+// goroutine and one connection; reads use a separate read-only pool, which
+// WAL mode lets run alongside the writer.
+type SQLite struct {
+	opts Options
+	log  *slog.Logger
+
+	wdb *sql.DB // the writer's single connection
+	rdb *sql.DB // read-only pool
+
+	// mu guards closed and sending on queue: senders hold it for reading,
+	// Close takes it for writing before closing queue, so a send never
+	// meets a closed channel.
+	mu     sync.RWMutex
+	closed bool
+	queue  chan op
+	done   chan struct{} // closed when the writer goroutine has exited
+
+	// Owned by the writer goroutine.
+	timer       *time.Timer // ends a batch's collection after BatchDelay
+	pruneCutoff string      // while a retention round runs: delete ids up to this one
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ Store = (*SQLite)(nil)
+
+// Open opens the SQLite database at path, creating it and its parent
+// directory if missing, applies pending migrations and starts the writer.
+func Open(ctx context.Context, path string, opts Options) (*SQLite, error) {
+	opts = opts.withDefaults()
+	if path == "" {
+		return nil, errors.New("store: open: empty path")
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("store: open: %w", err)
+		}
+	}
+	// Records hold prompts and answers: create the file private. SQLite
+	// gives the -wal and -shm files the same permissions.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	uri, err := fileURI(path)
+	if err != nil {
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+
+	wdb, err := sql.Open("sqlite3", uri+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000&_txlock=immediate&_foreign_keys=on")
+	if err != nil {
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	// One connection: the writer goroutine is the only writer, and a
+	// second connection could only wait for the lock.
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, wdb); err != nil {
+		wdb.Close()
+		return nil, err
+	}
+
+	// The read pool opens after migration, so the file is in WAL mode and
+	// its -shm file exists, which read-only connections need.
+	rdb, err := sql.Open("sqlite3", uri+"?mode=ro&_busy_timeout=5000&_txlock=deferred")
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	rdb.SetMaxOpenConns(opts.ReadConns)
+	rdb.SetMaxIdleConns(opts.ReadConns)
+	if err := rdb.PingContext(ctx); err != nil {
+		rdb.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("store: open read pool: %w", err)
+	}
+
+	s := &SQLite{
+		opts:  opts,
+		log:   opts.Logger,
+		wdb:   wdb,
+		rdb:   rdb,
+		queue: make(chan op, opts.QueueSize),
+		done:  make(chan struct{}),
+		timer: time.NewTimer(time.Hour),
+	}
+	s.timer.Stop()
+	go s.run()
+	return s, nil
+}
+
+// migrate applies the pending migrations of package migrations.
+func migrate(ctx context.Context, db *sql.DB) error {
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, migrations.FS)
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	return nil
+}
+
+// fileURI returns path as an SQLite "file:" URI. The driver honours
+// mode=ro only in URI form, and the URI form needs '?', '#' and '%' escaped.
+func fileURI(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	abs = filepath.ToSlash(abs)
+	if !strings.HasPrefix(abs, "/") {
+		abs = "/" + abs // Windows drive letter: file:/C:/...
+	}
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(abs), nil
+}
+
+// Close stops accepting records, commits everything already queued, stops
+// the writer and closes the database. Later calls return the first call's
+// result.
+func (s *SQLite) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		close(s.queue)
+		s.mu.Unlock()
+
+		<-s.done
+		if err := errors.Join(s.rdb.Close(), s.wdb.Close()); err != nil {
+			s.closeErr = fmt.Errorf("store: close: %w", err)
+		}
+	})
+	return s.closeErr
+}

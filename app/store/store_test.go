@@ -1,0 +1,835 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+)
+
+// MustOpen opens a store at path and closes it when the test ends.
+func MustOpen(tb testing.TB, path string, opts store.Options) *store.SQLite {
+	tb.Helper()
+	s, err := store.Open(context.Background(), path, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return s
+}
+
+// MustOpenTemp opens a store in a fresh temporary directory.
+func MustOpenTemp(tb testing.TB, opts store.Options) *store.SQLite {
+	tb.Helper()
+	return MustOpen(tb, filepath.Join(tb.TempDir(), "proxy.db"), opts)
+}
+
+// MustFlush flushes s, failing the test on error.
+func MustFlush(tb testing.TB, s store.Store) {
+	tb.Helper()
+	if err := s.Flush(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// MustCount returns s's record count, failing the test on error.
+func MustCount(tb testing.TB, s store.Store) int64 {
+	tb.Helper()
+	n, err := s.Count(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+// newID returns a fresh UUIDv7 string, as the proxy assigns.
+func newID(tb testing.TB) string {
+	tb.Helper()
+	id, err := uuid.NewV7()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return id.String()
+}
+
+// newRecord returns an analysed record with a fresh id, so the writer's
+// call to Analyze has nothing left to do.
+func newRecord(tb testing.TB, keyHash string) *capture.Record {
+	tb.Helper()
+	return &capture.Record{
+		ID:             newID(tb),
+		Start:          time.Now(),
+		Method:         "POST",
+		URL:            "/v1/chat/completions",
+		Path:           "/chat/completions",
+		ReqBody:        capture.Body{Size: 2},
+		ReqBodyStored:  []byte("{}"),
+		Status:         200,
+		Analyzed:       true,
+		KeyHash:        keyHash,
+		ReqHeaderJSON:  `{}`,
+		RespHeaderJSON: `{}`,
+		Outcome:        capture.OutcomeOK,
+		Attempts:       1,
+	}
+}
+
+// mustRecord queues rec, failing the test on error.
+func mustRecord(tb testing.TB, s store.Store, rec *capture.Record) {
+	tb.Helper()
+	if err := s.Record(rec); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the writer goroutine's logger and
+// the test to share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// newLogger returns a logger writing text to a buffer the test can read.
+func newLogger() (*slog.Logger, *syncBuffer) {
+	var buf syncBuffer
+	return slog.New(slog.NewTextHandler(&buf, nil)), &buf
+}
+
+func TestOpen(t *testing.T) {
+	t.Run("AppliesMigrations", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "proxy.db")
+		s := MustOpen(t, path, store.Options{})
+		if n := MustCount(t, s); n != 0 {
+			t.Fatalf("Count = %d, want 0", n)
+		}
+
+		db, err := sql.Open("sqlite3", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var name string
+		if err := db.QueryRow(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'requests'`).Scan(&name); err != nil {
+			t.Fatalf("requests table: %v", err)
+		}
+		var mode string
+		if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+			t.Fatal(err)
+		} else if mode != "wal" {
+			t.Fatalf("journal_mode = %q, want wal", mode)
+		}
+	})
+
+	t.Run("CreatesParentDirectory", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "a", "b", "proxy.db")
+		MustOpen(t, path, store.Options{})
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			t.Fatalf("database file mode = %v, want private", perm)
+		}
+	})
+
+	t.Run("Reopen", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "proxy.db")
+		s, err := store.Open(context.Background(), path, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := newRecord(t, "k")
+		mustRecord(t, s, rec)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+
+		s = MustOpen(t, path, store.Options{})
+		if n := MustCount(t, s); n != 1 {
+			t.Fatalf("Count after reopen = %d, want 1", n)
+		}
+		if _, err := s.Get(context.Background(), rec.ID); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestGet(t *testing.T) {
+	t.Run("RoundTrip", func(t *testing.T) {
+		s := MustOpenTemp(t, store.Options{})
+
+		// want holds exactly the fields the store keeps.
+		want := capture.Record{
+			ID:               newID(t),
+			Start:            time.Date(2025, 3, 4, 5, 6, 7, 123456000, time.UTC),
+			Method:           "POST",
+			URL:              "/v1/chat/completions?x=1",
+			Path:             "/chat/completions",
+			Query:            "x=1",
+			ReqBody:          capture.Body{Size: 70000},
+			ClientAddr:       "127.0.0.1:5555",
+			Status:           200,
+			RespBody:         capture.Body{Size: 90000},
+			TTFB:             12345678 * time.Nanosecond,
+			Duration:         1234567891 * time.Nanosecond,
+			Attempts:         2,
+			Analyzed:         true,
+			KeyHash:          strings.Repeat("ab", 32),
+			KeyMask:          "sk-or-v1…a1b2",
+			ReqHeaderJSON:    `{"Content-Type":["application/json"],"Authorization":["[redacted]"]}`,
+			RespHeaderJSON:   `{"Content-Type":["text/event-stream"]}`,
+			ReqBodyStored:    []byte{0xff, 0xfe, 0x00, 'x', 0xc3, 0x28, 0x80},
+			RespBodyStored:   []byte("data: {\"a\":1}\n\n\x00\xff"),
+			RespTruncated:    true,
+			ReqTruncated:     true,
+			Stream:           true,
+			ModelRequested:   "openai/gpt-4o",
+			Model:            "openai/gpt-4o-2024-08-06",
+			Content:          "Hello, 世界",
+			Reasoning:        "thinking…",
+			ToolCallsJSON:    `[{"id":"c1","function":{"name":"f","arguments":"{}"}}]`,
+			FinishReason:     "tool_calls",
+			GenerationID:     "gen-123",
+			PromptTokens:     11,
+			CompletionTokens: 22,
+			TotalTokens:      33,
+			CachedTokens:     4,
+			ReasoningTokens:  5,
+			Cost:             0.00123,
+			UpstreamCost:     0.001,
+			HasUsage:         true,
+			TTFT:             23456789 * time.Nanosecond,
+			Outcome:          capture.OutcomeStreamError,
+			Error:            "upstream said no",
+		}
+		// The proxy's raw fields that are not stored ride along.
+		in := want
+		in.Start = want.Start.In(time.FixedZone("X", 3600))
+		in.APIKey = "sk-or-v1-secret"
+		in.ReqHeader = map[string][]string{"Authorization": {"Bearer sk-or-v1-secret"}}
+		in.Marks = capture.Marks{{Offset: 1, At: time.Millisecond}}
+		in.ProxyErr = "x"
+		mustRecord(t, s, &in)
+		MustFlush(t, s)
+
+		got, err := s.Get(context.Background(), want.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Start.Equal(want.Start) {
+			t.Errorf("Start = %v, want %v", got.Start, want.Start)
+		}
+		got.Start = want.Start
+		if !reflect.DeepEqual(*got, want) {
+			t.Errorf("Get =\n%+v\nwant\n%+v", *got, want)
+		}
+		if !bytes.Equal(got.ReqBodyStored, want.ReqBodyStored) {
+			t.Errorf("body = %x, want %x", got.ReqBodyStored, want.ReqBodyStored)
+		}
+	})
+
+	t.Run("NotFound", func(t *testing.T) {
+		s := MustOpenTemp(t, store.Options{})
+		_, err := s.Get(context.Background(), newID(t))
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("err = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("LegacyRow", func(t *testing.T) {
+		// A row imported from the old system: its columns only, NULLs
+		// elsewhere, a text body and a Python isoformat timestamp.
+		path := filepath.Join(t.TempDir(), "proxy.db")
+		s := MustOpen(t, path, store.Options{})
+		db, err := sql.Open("sqlite3", path+"?_busy_timeout=5000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec(`
+			INSERT INTO requests (id, timestamp, method, url, path, headers, body,
+				response_status, response_headers, response_body, duration_ms, error, outcome)
+			VALUES ('legacy-1', '2024-01-02T03:04:05.678901', 'POST', '/v1/chat/completions', '',
+				'{}', 'hello', NULL, NULL, NULL, 12.5, 'boom', 'proxy_error')`); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(context.Background(), "legacy-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := time.Date(2024, 1, 2, 3, 4, 5, 678901000, time.UTC); !got.Start.Equal(want) {
+			t.Errorf("Start = %v, want %v", got.Start, want)
+		}
+		if string(got.ReqBodyStored) != "hello" || got.Status != 0 || got.Error != "boom" ||
+			got.Duration != 12500*time.Microsecond || got.RespBodyStored != nil {
+			t.Errorf("Get = %+v", got)
+		}
+	})
+}
+
+func TestRecord(t *testing.T) {
+	t.Run("AnalyzesOnWriterAndNeverStoresTheKey", func(t *testing.T) {
+		const secret = "sk-or-v1-0123456789abcdef0123456789abcdef"
+		path := filepath.Join(t.TempDir(), "proxy.db")
+		s, err := store.Open(context.Background(), path, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := &capture.Record{
+			ID:        newID(t),
+			Start:     time.Now(),
+			Method:    "POST",
+			URL:       "/v1/chat/completions",
+			Path:      "/chat/completions",
+			APIKey:    secret,
+			ReqHeader: map[string][]string{"Authorization": {"Bearer " + secret}},
+			Status:    200,
+			Attempts:  1,
+		}
+		rec.ReqBody.Limit = 1 << 10
+		rec.ReqBody.Write([]byte(`{"model":"openai/gpt-4o"}`))
+		mustRecord(t, s, rec)
+		MustFlush(t, s)
+
+		got, err := s.Get(context.Background(), rec.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.KeyHash != capture.Fingerprint(secret) || got.ModelRequested != "openai/gpt-4o" || got.Outcome == "" {
+			t.Errorf("not analysed: key hash %q, model %q, outcome %q", got.KeyHash, got.ModelRequested, got.Outcome)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		files, _ := filepath.Glob(path + "*")
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(data, []byte(secret)) {
+				t.Fatalf("%s holds the plaintext key", filepath.Base(f))
+			}
+		}
+	})
+}
+
+func TestGroupCommit(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		sizes   []int
+		seen    = map[string]int{}
+		workers = 50
+		each    = 20
+	)
+	s := MustOpenTemp(t, store.Options{Hooks: []store.Hook{{
+		AfterCommit: func(batch []*capture.Record) {
+			mu.Lock()
+			defer mu.Unlock()
+			sizes = append(sizes, len(batch))
+			for _, rec := range batch {
+				seen[rec.ID]++
+			}
+		},
+	}}})
+
+	ids := make([][]string, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for range each {
+				rec := newRecord(t, "k")
+				ids[w] = append(ids[w], rec.ID)
+				if err := s.Record(rec); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	MustFlush(t, s)
+
+	if n := MustCount(t, s); n != int64(workers*each) {
+		t.Fatalf("Count = %d, want %d", n, workers*each)
+	}
+	recs, total, err := s.List(context.Background(), store.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != int64(workers*each) || len(recs) != workers*each {
+		t.Fatalf("List: %d records, total %d", len(recs), total)
+	}
+	stored := map[string]int{}
+	for _, rec := range recs {
+		stored[rec.ID]++
+	}
+	for _, list := range ids {
+		for _, id := range list {
+			if stored[id] != 1 {
+				t.Fatalf("id %s stored %d times", id, stored[id])
+			}
+		}
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != workers*each {
+		t.Fatalf("AfterCommit saw %d distinct records, want %d", len(seen), workers*each)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("AfterCommit saw %s %d times", id, n)
+		}
+	}
+	if slices.Max(sizes) <= 1 {
+		t.Fatalf("no batch had more than one record: %v", sizes)
+	}
+	t.Logf("%d batches, largest %d", len(sizes), slices.Max(sizes))
+}
+
+func TestBackPressure(t *testing.T) {
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	s := MustOpenTemp(t, store.Options{
+		QueueSize: 1,
+		BatchSize: 1,
+		Hooks: []store.Hook{{
+			InTx: func(ctx context.Context, tx *sql.Tx, batch []*capture.Record) error {
+				once.Do(func() {
+					close(entered)
+					<-release
+				})
+				return nil
+			},
+		}},
+	})
+
+	mustRecord(t, s, newRecord(t, "k")) // taken by the writer, which blocks in the hook
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("writer never ran the hook")
+	}
+	mustRecord(t, s, newRecord(t, "k")) // fills the queue
+
+	returned := make(chan error, 1)
+	go func() { returned <- s.Record(newRecord(t, "k")) }()
+	select {
+	case err := <-returned:
+		close(release)
+		t.Fatalf("Record returned (%v) while the queue was full", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+
+	close(release)
+	select {
+	case err := <-returned:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Record still blocked after the writer moved on")
+	}
+	MustFlush(t, s)
+	if n := MustCount(t, s); n != 3 {
+		t.Fatalf("Count = %d, want 3", n)
+	}
+}
+
+func TestHookError(t *testing.T) {
+	t.Run("RolledBackAndRetried", func(t *testing.T) {
+		logger, logs := newLogger()
+		var calls, visible, commits int
+		s := MustOpenTemp(t, store.Options{
+			Logger: logger,
+			Hooks: []store.Hook{{
+				InTx: func(ctx context.Context, tx *sql.Tx, batch []*capture.Record) error {
+					calls++
+					var n int
+					if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests`).Scan(&n); err != nil {
+						return err
+					}
+					if n != len(batch) {
+						return fmt.Errorf("%d rows visible in the transaction, want %d", n, len(batch))
+					}
+					visible++
+					if calls <= 2 {
+						return errors.New("index unavailable")
+					}
+					return nil
+				},
+				AfterCommit: func([]*capture.Record) { commits++ },
+			}},
+		})
+		mustRecord(t, s, newRecord(t, "k"))
+		MustFlush(t, s)
+
+		// Each retry saw only its own rows: the failed tries rolled back.
+		if calls != 3 || visible != 3 || commits != 1 {
+			t.Fatalf("calls=%d visible=%d commits=%d, want 3, 3, 1\n%s", calls, visible, commits, logs)
+		}
+		if n := MustCount(t, s); n != 1 {
+			t.Fatalf("Count = %d, want 1", n)
+		}
+		if got := strings.Count(logs.String(), "store: commit failed"); got != 2 {
+			t.Fatalf("logged %d commit failures, want 2:\n%s", got, logs)
+		}
+	})
+
+	t.Run("LostIsLogged", func(t *testing.T) {
+		logger, logs := newLogger()
+		var committed bool
+		s := MustOpenTemp(t, store.Options{
+			Logger:     logger,
+			BatchDelay: time.Hour, // only Flush ends the batch: all three in one
+			Hooks: []store.Hook{{
+				InTx: func(context.Context, *sql.Tx, []*capture.Record) error {
+					return errors.New("index unavailable")
+				},
+				AfterCommit: func([]*capture.Record) { committed = true },
+			}},
+		})
+		for range 3 {
+			mustRecord(t, s, newRecord(t, "k"))
+		}
+		MustFlush(t, s)
+		if n := MustCount(t, s); n != 0 {
+			t.Fatalf("Count = %d, want 0", n)
+		}
+		if committed {
+			t.Fatal("AfterCommit ran for a rolled-back batch")
+		}
+		if out := logs.String(); !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "lost=3") {
+			t.Fatalf("no ERROR naming 3 lost records:\n%s", out)
+		}
+	})
+
+	t.Run("BadRecordIsolated", func(t *testing.T) {
+		logger, logs := newLogger()
+		s := MustOpenTemp(t, store.Options{Logger: logger, BatchDelay: time.Hour})
+		first := newRecord(t, "k")
+		mustRecord(t, s, first)
+		MustFlush(t, s)
+
+		dup := newRecord(t, "k")
+		dup.ID = first.ID
+		mustRecord(t, s, newRecord(t, "k"))
+		mustRecord(t, s, dup)
+		mustRecord(t, s, newRecord(t, "k"))
+		MustFlush(t, s)
+
+		if n := MustCount(t, s); n != 3 {
+			t.Fatalf("Count = %d, want 3: one duplicate must not cost its batch", n)
+		}
+		if out := logs.String(); !strings.Contains(out, "lost=1") || !strings.Contains(out, first.ID) {
+			t.Fatalf("no ERROR naming the lost record:\n%s", out)
+		}
+	})
+}
+
+func TestClose(t *testing.T) {
+	t.Run("FlushesQueue", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "proxy.db")
+		s, err := store.Open(context.Background(), path, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 500 {
+			mustRecord(t, s, newRecord(t, "k"))
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Record(newRecord(t, "k")); !errors.Is(err, store.ErrClosed) {
+			t.Fatalf("Record after Close: %v, want ErrClosed", err)
+		}
+		if err := s.Flush(context.Background()); !errors.Is(err, store.ErrClosed) {
+			t.Fatalf("Flush after Close: %v, want ErrClosed", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("second Close: %v", err)
+		}
+
+		s = MustOpen(t, path, store.Options{})
+		if n := MustCount(t, s); n != 500 {
+			t.Fatalf("Count after reopen = %d, want 500", n)
+		}
+	})
+
+	t.Run("RacesWithRecord", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "proxy.db")
+		s, err := store.Open(context.Background(), path, store.Options{QueueSize: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var (
+			mu       sync.Mutex
+			accepted int
+			wg       sync.WaitGroup
+			started  = make(chan struct{}, 20)
+		)
+		for range 20 {
+			wg.Go(func() {
+				started <- struct{}{}
+				for {
+					err := s.Record(newRecord(t, "k"))
+					if errors.Is(err, store.ErrClosed) {
+						return
+					} else if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					accepted++
+					mu.Unlock()
+				}
+			})
+		}
+		for range 20 {
+			<-started
+		}
+		var cwg sync.WaitGroup
+		for range 3 {
+			cwg.Go(func() {
+				if err := s.Close(); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		cwg.Wait()
+		wg.Wait()
+
+		s = MustOpen(t, path, store.Options{})
+		if n := MustCount(t, s); n != int64(accepted) {
+			t.Fatalf("Count = %d, want the %d accepted records", n, accepted)
+		}
+	})
+}
+
+func TestRetention(t *testing.T) {
+	const keep, total = 100, 350
+
+	// insert records total records with ids in ascending order and returns
+	// the ids.
+	insert := func(t *testing.T, s store.Store) []string {
+		ids := make([]string, 0, total)
+		for range total {
+			rec := newRecord(t, "k")
+			ids = append(ids, rec.ID)
+			mustRecord(t, s, rec)
+		}
+		MustFlush(t, s)
+		slices.Sort(ids)
+		return ids
+	}
+
+	// remaining returns the stored ids in ascending order.
+	remaining := func(t *testing.T, s store.Store) []string {
+		recs, _, err := s.List(context.Background(), store.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, rec := range recs {
+			ids = append(ids, rec.ID)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+
+	for _, batch := range []int{0, 30, 250, 1} {
+		t.Run(fmt.Sprintf("PruneBatch=%d", batch), func(t *testing.T) {
+			var pruned []string
+			s := MustOpenTemp(t, store.Options{
+				MaxHistory: keep,
+				PruneEvery: time.Hour,
+				PruneBatch: batch,
+				Hooks: []store.Hook{{
+					AfterPrune: func(ids []string) { pruned = append(pruned, ids...) },
+				}},
+			})
+			ids := insert(t, s)
+			n, err := s.Prune(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != total-keep {
+				t.Fatalf("Prune = %d, want %d", n, total-keep)
+			}
+			if got := remaining(t, s); !slices.Equal(got, ids[total-keep:]) {
+				t.Fatalf("the newest %d did not remain: %d left", keep, len(got))
+			}
+			if !slices.Equal(pruned, ids[:total-keep]) {
+				t.Fatalf("AfterPrune got %d ids, want the oldest %d", len(pruned), total-keep)
+			}
+
+			if n, err := s.Prune(context.Background()); err != nil || n != 0 {
+				t.Fatalf("second Prune = %d, %v; want 0", n, err)
+			}
+		})
+	}
+
+	t.Run("Background", func(t *testing.T) {
+		deleted := make(chan int, 100)
+		s := MustOpenTemp(t, store.Options{
+			MaxHistory: keep,
+			PruneEvery: 10 * time.Millisecond,
+			PruneBatch: 40,
+			Hooks: []store.Hook{{
+				AfterPrune: func(ids []string) { deleted <- len(ids) },
+			}},
+		})
+		ids := insert(t, s)
+		sum := 0
+		for sum < total-keep {
+			select {
+			case n := <-deleted:
+				sum += n
+			case <-time.After(10 * time.Second):
+				t.Fatalf("retention deleted %d of %d", sum, total-keep)
+			}
+		}
+		if sum != total-keep {
+			t.Fatalf("retention deleted %d, want %d", sum, total-keep)
+		}
+		MustFlush(t, s)
+		if got := remaining(t, s); !slices.Equal(got, ids[total-keep:]) {
+			t.Fatalf("the newest %d did not remain: %d left", keep, len(got))
+		}
+	})
+
+	t.Run("Unlimited", func(t *testing.T) {
+		s := MustOpenTemp(t, store.Options{})
+		insert(t, s)
+		if n, err := s.Prune(context.Background()); err != nil || n != 0 {
+			t.Fatalf("Prune = %d, %v; want 0", n, err)
+		}
+		if n := MustCount(t, s); n != total {
+			t.Fatalf("Count = %d, want %d", n, total)
+		}
+	})
+}
+
+func TestList(t *testing.T) {
+	s := MustOpenTemp(t, store.Options{})
+	byKey := map[string][]string{}
+	for i := range 30 {
+		key := []string{"alice", "bob", "carol"}[i%3]
+		rec := newRecord(t, key)
+		rec.ReqBodyStored = []byte("secret body")
+		byKey[key] = append(byKey[key], rec.ID)
+		mustRecord(t, s, rec)
+	}
+	MustFlush(t, s)
+	for _, ids := range byKey {
+		slices.Sort(ids)
+		slices.Reverse(ids) // newest first
+	}
+
+	tests := []struct {
+		name   string
+		filter store.Filter
+		want   []string
+		total  int64
+	}{
+		{"Key", store.Filter{KeyHash: "bob"}, byKey["bob"], 10},
+		{"KeyPage", store.Filter{KeyHash: "alice", Limit: 3, Offset: 2}, byKey["alice"][2:5], 10},
+		{"KeyOffsetOnly", store.Filter{KeyHash: "carol", Offset: 8}, byKey["carol"][8:], 10},
+		{"UnknownKey", store.Filter{KeyHash: "mallory"}, nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			recs, total, err := s.List(context.Background(), tt.filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, rec := range recs {
+				if rec.KeyHash != tt.filter.KeyHash {
+					t.Errorf("record %s of key %q in %q's list", rec.ID, rec.KeyHash, tt.filter.KeyHash)
+				}
+				if rec.ReqBodyStored != nil || rec.ReqHeaderJSON != "" {
+					t.Errorf("List returned the body or headers of %s", rec.ID)
+				}
+				got = append(got, rec.ID)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("ids = %v, want %v", got, tt.want)
+			}
+			if total != tt.total {
+				t.Errorf("total = %d, want %d", total, tt.total)
+			}
+		})
+	}
+
+	t.Run("AllKeys", func(t *testing.T) {
+		recs, total, err := s.List(context.Background(), store.Filter{Limit: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if total != 30 || len(recs) != 5 {
+			t.Fatalf("%d records, total %d; want 5, 30", len(recs), total)
+		}
+		if !slices.IsSortedFunc(recs, func(a, b *capture.Record) int { return strings.Compare(b.ID, a.ID) }) {
+			t.Fatal("not newest first")
+		}
+	})
+}
+
+// BenchmarkWriter measures records per second through Record and Flush,
+// without bodies and with bodies of a typical chat completion's size.
+func BenchmarkWriter(b *testing.B) {
+	for _, size := range []int{0, 6 << 10} {
+		b.Run(fmt.Sprintf("body=%d", size), func(b *testing.B) {
+			s := MustOpenTemp(b, store.Options{})
+			reqBody := bytes.Repeat([]byte("x"), size/3)
+			respBody := bytes.Repeat([]byte("y"), size-size/3)
+			recs := make([]*capture.Record, b.N)
+			for i := range recs {
+				rec := newRecord(b, "k")
+				rec.ReqBodyStored, rec.RespBodyStored = reqBody, respBody
+				recs[i] = rec
+			}
+			b.ResetTimer()
+			for _, rec := range recs {
+				if err := s.Record(rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+			MustFlush(b, s)
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}

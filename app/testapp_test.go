@@ -1,0 +1,278 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/openrouter-proxy/openrouter-proxy/app/mockupstream"
+)
+
+// testApp is the real program, started by run() on free loopback ports.
+type testApp struct {
+	t        *testing.T
+	proxyURL string // http://127.0.0.1:port
+	webURL   string
+	dataDir  string
+	cancel   context.CancelFunc
+	done     chan error
+	logs     *syncBuffer
+	stopped  bool
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// bannerWriter finds the two URLs in the start-up banner.
+type bannerWriter struct {
+	syncBuffer
+	once  sync.Once
+	ready chan struct{}
+}
+
+var bannerURL = regexp.MustCompile(`(?m)^📡 Proxy server: (http://\S+)\n🌐 Web dashboard: (http://\S+)$`)
+
+func (b *bannerWriter) Write(p []byte) (int, error) {
+	n, err := b.syncBuffer.Write(p)
+	if bannerURL.MatchString(b.String()) {
+		b.once.Do(func() { close(b.ready) })
+	}
+	return n, err
+}
+
+// startMockServer runs the mock upstream on a real loopback listener and
+// returns its OPENAI_API_BASE.
+func startMockServer(t *testing.T) (*mockupstream.Mock, string) {
+	t.Helper()
+	m := mockupstream.New()
+	srv := httptest.NewServer(m)
+	t.Cleanup(srv.Close)
+	return m, srv.URL + "/api/v1"
+}
+
+// startApp runs the program with env on top of test defaults: free ports,
+// a temporary DATA_DIR and debug logs.
+func startApp(t *testing.T, env map[string]string, args ...string) *testApp {
+	t.Helper()
+	vars := map[string]string{
+		"PROXY_PORT": "0",
+		"WEB_PORT":   "0",
+		"DATA_DIR":   t.TempDir(),
+		"LOG_LEVEL":  "debug",
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &testApp{t: t, dataDir: vars["DATA_DIR"], cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
+	out := &bannerWriter{ready: make(chan struct{})}
+	go func() { a.done <- run(ctx, args, func(k string) string { return vars[k] }, out, a.logs) }()
+	select {
+	case <-out.ready:
+	case err := <-a.done:
+		t.Fatalf("run exited before start: %v\nlogs:\n%s", err, a.logs)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no banner after 20s; stdout %q; logs:\n%s", out.String(), a.logs)
+	}
+	m := bannerURL.FindStringSubmatch(out.String())
+	a.proxyURL, a.webURL = m[1], m[2]
+	t.Cleanup(func() { a.stop() })
+	return a
+}
+
+// stop ends the program as SIGTERM would and returns run's error.
+func (a *testApp) stop() error {
+	if a.stopped {
+		return nil
+	}
+	a.stopped = true
+	a.cancel()
+	select {
+	case err := <-a.done:
+		return err
+	case <-time.After(60 * time.Second):
+		a.t.Fatalf("run did not return within 60s of cancel")
+		return nil
+	}
+}
+
+// client returns an openai-go client pointed at the proxy.
+func (a *testApp) client(key string, opts ...option.RequestOption) openai.Client {
+	base := []option.RequestOption{
+		option.WithBaseURL(a.proxyURL + "/v1/"),
+		option.WithAPIKey(key),
+		option.WithMaxRetries(0),
+	}
+	return openai.NewClient(append(base, opts...)...)
+}
+
+// db opens the app's SQLite file read-only, as the dashboard would.
+func (a *testApp) db() *sql.DB {
+	a.t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+a.dataDir+"/proxy_requests.db?mode=ro&_busy_timeout=5000")
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	a.t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// row is the part of a stored record the tests look at.
+type row struct {
+	ID, Method, URL, Path, Outcome, Error, Content, Reasoning, ToolCalls string
+	KeyHash, KeyMask, Headers, Model, FinishReason, GenerationID         string
+	Status, Attempts, PromptTokens, CompletionTokens                     int64
+	Stream, BodyTruncated                                                bool
+	Cost, TTFT, Duration                                                 float64
+	Body, RespBody                                                       []byte
+	BodySize                                                             int64
+}
+
+const rowColumns = `id, method, url, path, outcome, coalesce(error,''), coalesce(content,''), coalesce(reasoning,''),
+	coalesce(tool_calls,''), key_hash, key_mask, headers, coalesce(model,''), coalesce(finish_reason,''),
+	coalesce(generation_id,''), coalesce(response_status,0), coalesce(attempts,0), coalesce(prompt_tokens,0),
+	coalesce(completion_tokens,0), coalesce(is_stream,0), coalesce(body_truncated,0), coalesce(cost,0),
+	coalesce(ttft_ms,0), coalesce(duration_ms,0), body, response_body, coalesce(body_size,0)`
+
+// rows waits until the query `where` matches want records, then returns them.
+// Records reach SQLite asynchronously through the batch writer, so the test
+// polls the file like any reader would.
+func (a *testApp) rows(want int, where string, args ...any) []row {
+	a.t.Helper()
+	db := a.db()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var n int
+		err := db.QueryRow("SELECT count(*) FROM requests WHERE "+where, args...).Scan(&n)
+		if err == nil && n >= want {
+			if n > want {
+				a.t.Fatalf("want %d records matching %q, have %d", want, where, n)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			a.t.Fatalf("want %d records matching %q, have %d (err %v)", want, where, n, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	q, err := db.Query("SELECT "+rowColumns+" FROM requests WHERE "+where+" ORDER BY id", args...)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer q.Close()
+	var out []row
+	for q.Next() {
+		var r row
+		if err := q.Scan(&r.ID, &r.Method, &r.URL, &r.Path, &r.Outcome, &r.Error, &r.Content, &r.Reasoning,
+			&r.ToolCalls, &r.KeyHash, &r.KeyMask, &r.Headers, &r.Model, &r.FinishReason, &r.GenerationID,
+			&r.Status, &r.Attempts, &r.PromptTokens, &r.CompletionTokens, &r.Stream, &r.BodyTruncated,
+			&r.Cost, &r.TTFT, &r.Duration, &r.Body, &r.RespBody, &r.BodySize); err != nil {
+			a.t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	if err := q.Err(); err != nil {
+		a.t.Fatal(err)
+	}
+	return out
+}
+
+// one returns the single record matching where.
+func (a *testApp) one(where string, args ...any) row {
+	a.t.Helper()
+	return a.rows(1, where, args...)[0]
+}
+
+// post sends a raw request to the proxy.
+func (a *testApp) do(method, path string, body io.Reader, header map[string]string) *http.Response {
+	a.t.Helper()
+	req, err := http.NewRequest(method, a.proxyURL+path, body)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return resp
+}
+
+// readEvents reads SSE events (the text before each blank line) from r and
+// sends them on a channel, closing it at the end of the stream.
+func readEvents(r io.Reader) <-chan string {
+	ch := make(chan string, 64)
+	go func() {
+		defer close(ch)
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		var ev strings.Builder
+		for sc.Scan() {
+			if sc.Text() == "" {
+				ch <- ev.String()
+				ev.Reset()
+				continue
+			}
+			ev.WriteString(sc.Text())
+			ev.WriteString("\n")
+		}
+	}()
+	return ch
+}
+
+// next waits for the next event or fails the test.
+func next(t *testing.T, ch <-chan string) string {
+	t.Helper()
+	select {
+	case ev, ok := <-ch:
+		if !ok {
+			t.Fatal("stream ended early")
+		}
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event within 10s: the stream is buffered")
+	}
+	return ""
+}
+
+func errorString(err error) string {
+	var apiErr *openai.Error
+	if errors.As(err, &apiErr) {
+		return fmt.Sprintf("status %d: %s", apiErr.StatusCode, apiErr.RawJSON())
+	}
+	return fmt.Sprint(err)
+}
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

@@ -1,0 +1,12 @@
+// Package migrations holds the SQL schema migrations, applied in order by
+// goose when the store opens. The schema changes only through new files
+// here, never through code.
+package migrations
+
+import "embed"
+
+// FS holds every migration file, named NNNN_description.sql with goose
+// annotations, for goose.NewProvider.
+//
+//go:embed *.sql
+var FS embed.FS
