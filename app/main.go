@@ -8,6 +8,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,10 +23,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openrouter-proxy/openrouter-proxy/app/auth"
 	"github.com/openrouter-proxy/openrouter-proxy/app/config"
+	"github.com/openrouter-proxy/openrouter-proxy/app/live"
 	"github.com/openrouter-proxy/openrouter-proxy/app/mockupstream"
 	"github.com/openrouter-proxy/openrouter-proxy/app/proxy"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/web"
 )
 
 func main() {
@@ -62,6 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer webLn.Close()
 
+	var demoKeys []string
 	if cfg.Demo {
 		mockURL, stopMock, err := startMock(log)
 		if err != nil {
@@ -69,13 +75,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		defer stopMock()
 		cfg.UpstreamBase = mockURL
+		if demoKeys, err = demoSetup(&cfg); err != nil {
+			return err
+		}
 	}
 
-	st, err := store.Open(ctx, cfg.DBPath(), store.Options{MaxHistory: cfg.MaxHistory, Logger: log})
+	tracker := live.New()
+	st, err := store.Open(ctx, cfg.DBPath(), store.Options{
+		MaxHistory: cfg.MaxHistory,
+		Logger:     log,
+		Hooks:      []store.Hook{{AfterCommit: tracker.Committed, AfterPrune: tracker.Pruned}},
+	})
 	if err != nil {
 		return fmt.Errorf("store: open %s (DATA_DIR): %w", cfg.DBPath(), err)
 	}
 	defer st.Close()
+
+	secret, err := auth.LoadSecret(cfg.SessionSecret, cfg.DataDir)
+	if err != nil {
+		return err
+	}
 
 	px := proxy.New(proxy.Options{
 		Upstream:       cfg.UpstreamBase,
@@ -85,18 +104,35 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		RetryBodyLimit: cfg.RetryBodyLimit,
 		BodyLimit:      cfg.BodyLimit,
 		Recorder:       st,
+		Tracker:        tracker,
 		Logger:         log,
 	})
 	proxySrv := newServer(px, log)
-	webMux := http.NewServeMux()
-	webMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
-	webSrv := newServer(webMux, log)
+	dash := &web.Server{
+		Store: st,
+		Auth: auth.New(auth.Options{
+			AdminKeys: cfg.SuperAdminKeys, DefaultKey: cfg.DefaultAPIKey, Secret: secret,
+			CookieSecure: cfg.CookieSecure, Sessions: st, Known: knownKeys{st},
+		}),
+		Limiter:  auth.NewLimiter(10, 15*time.Minute),
+		Live:     tracker,
+		PageSize: cfg.PageSize,
+		ProxyURL: "http://" + proxyLn.Addr().String(),
+		Demo:     cfg.Demo,
+		Log:      log,
+	}
+	webSrv := newServer(dash.Handler(), log)
 
 	errc := make(chan error, 2)
 	go func() { errc <- serve(proxySrv, proxyLn) }()
 	go func() { errc <- serve(webSrv, webLn) }()
 	printBanner(stdout, cfg, proxyLn.Addr(), webLn.Addr())
 	log.Info("started", "proxy", proxyLn.Addr().String(), "dashboard", webLn.Addr().String(), "upstream", cfg.UpstreamBase.Redacted(), "data", cfg.DBPath())
+
+	if cfg.Demo {
+		go mockupstream.Traffic(ctx, "http://"+proxyLn.Addr().String()+"/v1", demoKeys, log)
+	}
+	go expireSessions(ctx, st, log)
 
 	select {
 	case <-ctx.Done():
@@ -154,8 +190,13 @@ func printBanner(w io.Writer, cfg config.Config, proxyAddr, webAddr net.Addr) {
 	if cfg.Demo {
 		mode = " (demo: offline mock upstream)"
 	}
-	fmt.Fprintf(w, "🚀 OpenRouter proxy%s\n%s\n📡 Proxy server: http://%s\n🌐 Web dashboard: http://%s\n%s\n",
-		mode, line, proxyAddr, webAddr, line)
+	fmt.Fprintf(w, "🚀 OpenRouter proxy%s\n%s\n📡 Proxy server: http://%s\n🌐 Web dashboard: http://%s\n",
+		mode, line, proxyAddr, webAddr)
+	if cfg.Demo {
+		// The demo's admin key is made up for this run and works offline only.
+		fmt.Fprintf(w, "🔑 Demo admin key (log in with it): %s\n", cfg.SuperAdminKeys[0])
+	}
+	fmt.Fprintln(w, line)
 }
 
 // startMock serves the mock upstream on a free loopback port for -demo.
@@ -181,4 +222,52 @@ func runMock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	fmt.Fprintf(stdout, "🧪 Mock OpenRouter upstream: http://%s/api/v1\n", *addr)
 	return mockupstream.Serve(ctx, *addr, log)
+}
+
+// knownKeys tells the login whether the proxy has seen a key.
+type knownKeys struct{ st *store.SQLite }
+
+// HasKey reports whether any record carries the key fingerprint.
+func (k knownKeys) HasKey(ctx context.Context, keyHash string) (bool, error) {
+	id, err := k.st.LastID(ctx, store.Viewer{KeyHash: keyHash})
+	return id != "", err
+}
+
+// expireSessions deletes expired dashboard sessions once an hour.
+func expireSessions(ctx context.Context, st *store.SQLite, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if _, err := st.DeleteExpiredSessions(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			log.Warn("expire sessions", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// demoSetup gives -demo an admin key (printed, since it is made up and
+// offline) and a few user keys for the demo traffic.
+func demoSetup(cfg *config.Config) ([]string, error) {
+	if len(cfg.SuperAdminKeys) == 0 {
+		cfg.SuperAdminKeys = []string{"sk-or-v1-demo-admin-" + randomHex(16)}
+	}
+	if cfg.DefaultAPIKey == "" {
+		cfg.DefaultAPIKey = "sk-or-v1-demo-default-" + randomHex(16)
+	}
+	keys := []string{
+		"sk-or-v1-demo-alice-" + randomHex(16),
+		"sk-or-v1-demo-bob-" + randomHex(16),
+		"", // anonymous: gets DEFAULT_APIKEY
+	}
+	return keys, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -623,7 +623,10 @@ func TestScenarioSlowStream(t *testing.T) {
 
 func TestScenarioSlowCancel(t *testing.T) {
 	f := newFixture(t)
-	ctx, cancel := context.WithCancel(t.Context())
+	// The timeout fails the test, rather than hanging it, if the first
+	// event is never flushed.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
 	resp := f.do(t, ctx, "POST", "/chat/completions",
 		map[string]string{"X-Mock-Scenario": "slow", "X-Mock-Delay-Ms": "60000"},
 		chatBody("", "x", true, ""))

@@ -159,9 +159,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rec.APIKey == "" && p.opts.DefaultKey != "" {
 		rec.APIKey, ex.injectKey = p.opts.DefaultKey, true
 	}
-	if p.opts.Tracker != nil {
-		p.opts.Tracker.Begin(rec)
-	}
 
 	ctx, cancel := context.WithTimeout(r.Context(), p.opts.Timeout)
 	defer cancel()
@@ -176,6 +173,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if p.opts.Tracker != nil {
+		p.opts.Tracker.Begin(rec)
+	}
 	defer func() {
 		// ReverseProxy panics with http.ErrAbortHandler when a stream breaks
 		// off mid-way (golang/go#23643); the record must still be written.
@@ -218,6 +218,11 @@ func (p *Proxy) prepareBody(r *http.Request, ex *exchange) error {
 		if _, err := io.ReadFull(r.Body, buf); err != nil {
 			return err
 		}
+		// Read on to EOF: only then does net/http start watching the
+		// connection, which is how a client that leaves cancels r.Context()
+		// and so the upstream request.
+		var eof [1]byte
+		r.Body.Read(eof[:])
 		p.buffered(r, ex, buf)
 		return nil
 	}

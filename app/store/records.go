@@ -45,7 +45,7 @@ type scanTemp struct {
 
 var columns = []column{
 	{name: "id", arg: func(r *capture.Record) any { return r.ID }, dest: func(r *capture.Record, _ *scanTemp) any { return &r.ID }},
-	{name: "timestamp", arg: func(r *capture.Record) any { return r.Start.UTC().Format(timeLayout) }, dest: func(_ *capture.Record, t *scanTemp) any { return &t.timestamp }},
+	{name: "timestamp", arg: func(r *capture.Record) any { return formatTime(r.Start) }, dest: func(_ *capture.Record, t *scanTemp) any { return &t.timestamp }},
 	{name: "method", arg: func(r *capture.Record) any { return r.Method }, dest: func(r *capture.Record, _ *scanTemp) any { return &r.Method }},
 	{name: "url", arg: func(r *capture.Record) any { return r.URL }, dest: func(r *capture.Record, _ *scanTemp) any { return &r.URL }},
 	{name: "path", arg: func(r *capture.Record) any { return r.Path }, dest: func(r *capture.Record, _ *scanTemp) any { return &r.Path }},
@@ -138,14 +138,15 @@ func scanRecord(row interface{ Scan(...any) error }, full bool) (*capture.Record
 }
 
 // Get returns the record with the given id, bodies and headers included,
-// or an error wrapping ErrNotFound.
-func (s *SQLite) Get(ctx context.Context, id string) (*capture.Record, error) {
+// or an error wrapping ErrNotFound. A record v may not see is reported
+// exactly as a missing one, so ids cannot be probed.
+func (s *SQLite) Get(ctx context.Context, id string, v Viewer) (*capture.Record, error) {
 	tx, err := s.rdb.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("store: get: %w", err)
 	}
 	defer tx.Rollback()
-	rec, err := findRecordByID(ctx, tx, id)
+	rec, err := findRecordByID(ctx, tx, id, v)
 	if err != nil {
 		return nil, fmt.Errorf("store: get %s: %w", id, err)
 	}
@@ -167,18 +168,26 @@ func (s *SQLite) List(ctx context.Context, f Filter) ([]*capture.Record, int64, 
 	return recs, n, nil
 }
 
-// Count returns the number of stored records.
-func (s *SQLite) Count(ctx context.Context) (int64, error) {
-	var n int64
-	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests`).Scan(&n); err != nil {
+// Count returns the number of records matching f, ignoring its Limit and
+// Offset.
+func (s *SQLite) Count(ctx context.Context, f Filter) (int64, error) {
+	tx, err := s.rdb.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("store: count: %w", err)
+	}
+	defer tx.Rollback()
+	n, err := countRecords(ctx, tx, f)
+	if err != nil {
 		return 0, fmt.Errorf("store: count: %w", err)
 	}
 	return n, nil
 }
 
-// findRecordByID returns one full record, or ErrNotFound.
-func findRecordByID(ctx context.Context, tx *sql.Tx, id string) (*capture.Record, error) {
-	row := tx.QueryRowContext(ctx, `SELECT `+selectList(true)+` FROM requests WHERE id = ?`, id)
+// findRecordByID returns one full record v may see, or ErrNotFound.
+func findRecordByID(ctx context.Context, tx *sql.Tx, id string, v Viewer) (*capture.Record, error) {
+	vis, args := visibleWhere(v)
+	row := tx.QueryRowContext(ctx, `SELECT `+selectList(true)+` FROM requests WHERE id = ? AND `+vis,
+		append([]any{id}, args...)...)
 	rec, err := scanRecord(row, true)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
@@ -188,17 +197,29 @@ func findRecordByID(ctx context.Context, tx *sql.Tx, id string) (*capture.Record
 	return rec, nil
 }
 
+// countRecords returns the number of records matching f.
+func countRecords(ctx context.Context, tx *sql.Tx, f Filter) (int64, error) {
+	cond, args, err := filterWhere(f)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests WHERE `+cond, args...).Scan(&n); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
 // findRecords returns the records matching f, newest first, and how many
 // match in all. Both queries run in tx, so they see the same snapshot.
 func findRecords(ctx context.Context, tx *sql.Tx, f Filter) ([]*capture.Record, int64, error) {
-	where, args := []string{"1 = 1"}, []any{}
-	if f.KeyHash != "" {
-		where, args = append(where, "key_hash = ?"), append(args, f.KeyHash)
+	cond, args, err := filterWhere(f)
+	if err != nil {
+		return nil, 0, err
 	}
-	cond := strings.Join(where, " AND ")
 
-	var n int64
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests WHERE `+cond, args...).Scan(&n); err != nil {
+	n, err := countRecords(ctx, tx, f)
+	if err != nil {
 		return nil, 0, fmt.Errorf("count: %w", err)
 	}
 
@@ -238,6 +259,9 @@ func formatLimitOffset(limit, offset int) string {
 	}
 	return ""
 }
+
+// formatTime returns t in the stored form.
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
 // parseTime reads a stored timestamp, in this store's form or a legacy one.
 func parseTime(s string) (time.Time, error) {

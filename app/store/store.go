@@ -4,18 +4,31 @@
 //
 // The rest of the application depends on the Store interface, so a
 // PostgreSQL implementation can replace SQLite later.
+//
+// Visibility is part of every query that reads records: a Viewer that is
+// not an admin sees only the records made with its own key, and a Viewer
+// without a key sees nothing. Callers cannot forget the rule by leaving a
+// field empty.
 package store
 
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 )
 
-// ErrNotFound is returned, wrapped, when no record has the requested id.
-// Check for it with errors.Is.
+// ErrNotFound is returned, wrapped, when no record, session or setting has
+// the requested name, or when the record exists but the viewer may not see
+// it. Check for it with errors.Is.
 var ErrNotFound = errors.New("store: not found")
+
+// ErrInvalid is returned, wrapped, when the caller's input is malformed,
+// such as an unknown Filter.Status. It is the caller's mistake, not the
+// store's: an HTTP handler answers it with 400. Check for it with
+// errors.Is.
+var ErrInvalid = errors.New("store: invalid input")
 
 // ErrClosed is returned by Record, Flush and Prune once Close has begun.
 var ErrClosed = errors.New("store: closed")
@@ -31,31 +44,194 @@ type Store interface {
 	// Flush returns once every record queued before the call is committed.
 	Flush(ctx context.Context) error
 
-	// Get returns the record with the given id, or an error wrapping
-	// ErrNotFound.
-	Get(ctx context.Context, id string) (*capture.Record, error)
+	// Get returns the record with the given id, bodies and headers
+	// included, or an error wrapping ErrNotFound, also when the record
+	// exists but v may not see it.
+	Get(ctx context.Context, id string, v Viewer) (*capture.Record, error)
 
 	// List returns the records matching f, newest first, without their
 	// bodies and headers, and the number of records matching f in all.
 	List(ctx context.Context, f Filter) ([]*capture.Record, int64, error)
 
-	// Count returns the number of stored records.
-	Count(ctx context.Context) (int64, error)
+	// Count returns the number of records matching f, ignoring its Limit
+	// and Offset.
+	Count(ctx context.Context, f Filter) (int64, error)
+
+	// Stats summarises the records matching f, ignoring its Limit and
+	// Offset. RecentRequests counts those in the hour before now.
+	Stats(ctx context.Context, f Filter, now time.Time) (Stats, error)
+
+	// Models returns the distinct models of the records v may see, sorted.
+	Models(ctx context.Context, v Viewer) ([]string, error)
+
+	// Methods returns the distinct HTTP methods of the records v may see,
+	// in upper case, sorted.
+	Methods(ctx context.Context, v Viewer) ([]string, error)
+
+	// Keys returns every API key that has records, most recently used
+	// first. It applies no visibility rule: only admins may be shown it.
+	Keys(ctx context.Context) ([]KeyInfo, error)
+
+	// LastID returns the id of the newest record v may see, or "" when
+	// there is none. It is cheap, for polling clients to tell whether
+	// anything changed.
+	LastID(ctx context.Context, v Viewer) (string, error)
+
+	// CreateSession stores sess. Its IDHash must be new.
+	CreateSession(ctx context.Context, sess Session) error
+
+	// GetSession returns the session with the given IDHash, or an error
+	// wrapping ErrNotFound when there is none or it has expired by now.
+	GetSession(ctx context.Context, idHash string, now time.Time) (Session, error)
+
+	// DeleteSession deletes a session, revoking it at once. Deleting a
+	// missing session is not an error.
+	DeleteSession(ctx context.Context, idHash string) error
+
+	// DeleteExpiredSessions deletes the sessions expired by now and
+	// returns how many it deleted.
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
+
+	// Setting returns the value stored under name, or an error wrapping
+	// ErrNotFound.
+	Setting(ctx context.Context, name string) ([]byte, error)
+
+	// SetSettingIfAbsent stores value under name unless a value is stored
+	// there already, and returns the stored value: value itself, or the
+	// one that was there first. Processes racing to initialise a setting
+	// all end up with the same value.
+	SetSettingIfAbsent(ctx context.Context, name string, value []byte) ([]byte, error)
 
 	// Close stops accepting records, writes everything queued and releases
 	// the store. It is safe to call more than once.
 	Close() error
 }
 
-// Filter selects records for List. The zero Filter selects everything.
+// Viewer is who is asking: an admin sees every record, anyone else only
+// the records made with their own key. The zero Viewer sees nothing.
+type Viewer struct {
+	// Admin lets the viewer see every key's records.
+	Admin bool
+	// KeyHash is the hex SHA-256 of the viewer's API key
+	// (capture.Fingerprint). A viewer that is not an admin and has no
+	// KeyHash sees nothing.
+	KeyHash string
+}
+
+// Status classes for Filter.Status.
+const (
+	StatusSuccess = "success" // outcome ok
+	StatusError   = "error"   // any other outcome
+	Status2xx     = "2xx"     // response status 200–299
+	Status4xx     = "4xx"     // response status 400–499
+	Status5xx     = "5xx"     // response status 500–599
+)
+
+// Filter selects records for List, Count and Stats. Every condition set is
+// ANDed with the others and with the Viewer's visibility rule, so a filter
+// can only narrow what the Viewer may see. The zero Filter's Viewer sees
+// nothing, so the zero Filter selects nothing.
 type Filter struct {
-	// KeyHash restricts the result to one API key's records; "" means all
-	// keys. Visibility rules are enforced by setting it, so it is always
-	// part of the query itself.
+	// Viewer is who is asking; it decides which records exist at all.
+	Viewer Viewer
+
+	// KeyHash restricts the result to one API key's records; "" means
+	// every key the Viewer may see. It lets an admin pick a key; for
+	// anyone else it can only narrow (another key's hash selects nothing).
 	KeyHash string
 
-	// Limit caps the number of records returned; 0 means no limit.
+	// Search keeps the records whose URL, method, models, error, content
+	// or request or response body contain it as a substring, ignoring the
+	// case of ASCII letters. It is matched literally: % and _ are not
+	// wildcards. "" means no search.
+	Search string
+
+	// Status is "" for any, or one of StatusSuccess, StatusError,
+	// Status2xx, Status4xx and Status5xx. Any other value is an error
+	// wrapping ErrInvalid.
+	Status string
+
+	// Model keeps the records whose served or requested model is exactly
+	// Model; "" means any.
+	Model string
+
+	// Method keeps the records of this HTTP method, ignoring case; ""
+	// means any.
+	Method string
+
+	// From keeps the records started at or after From; zero means no
+	// lower bound.
+	From time.Time
+	// To keeps the records started before To; zero means no upper bound.
+	To time.Time
+
+	// IDs, when not nil, keeps only the records with these ids, for
+	// callers that found them elsewhere (a search index). An empty non-nil
+	// slice selects nothing.
+	IDs []string
+
+	// Limit caps the number of records List returns; 0 means no limit.
 	Limit int
-	// Offset skips that many records, for paging.
+	// Offset skips that many records in List, for paging.
 	Offset int
+}
+
+// Stats summarises a set of records.
+type Stats struct {
+	TotalRequests int64
+	SuccessCount  int64 // outcome ok
+	ErrorCount    int64 // any other outcome
+
+	// SuccessRate is SuccessCount as a percentage (0–100) of
+	// TotalRequests; 0 when there are no requests.
+	SuccessRate float64
+
+	// AvgDurationMs and P95DurationMs are the mean and 95th percentile
+	// (nearest rank) of the exchanges' durations in milliseconds.
+	AvgDurationMs float64
+	P95DurationMs float64
+
+	// AvgTTFTMs is the mean time to first token in milliseconds over the
+	// streams that have one; 0 when none has.
+	AvgTTFTMs float64
+
+	// RecentRequests counts the requests started in the hour before the
+	// time given to Stats.
+	RecentRequests int64
+
+	PromptTokens     int64
+	CompletionTokens int64
+	TotalTokens      int64
+
+	// TotalCost is the sum of the reported costs in credits (USD).
+	TotalCost float64
+}
+
+// KeyInfo describes one API key that has records.
+type KeyInfo struct {
+	Hash     string    // hex SHA-256 of the key
+	Mask     string    // display form, from its newest record
+	Requests int64     // how many records it has
+	LastSeen time.Time // when its newest record started
+}
+
+// Session is one dashboard login, kept on the server so that logging out
+// revokes it at once.
+type Session struct {
+	// IDHash is the hex SHA-256 of the random session id the browser
+	// holds. The store never sees the id itself.
+	IDHash string
+	// KeyHash and KeyMask identify the key the user logged in with.
+	KeyHash string
+	KeyMask string
+	// Admin lets the session see every key's records.
+	Admin bool
+	// Created and Expires are stored to the microsecond.
+	Created time.Time
+	Expires time.Time
+}
+
+// Viewer returns the Viewer a request made in this session acts as.
+func (s Session) Viewer() Viewer {
+	return Viewer{Admin: s.Admin, KeyHash: s.KeyHash}
 }

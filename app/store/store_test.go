@@ -51,10 +51,13 @@ func MustFlush(tb testing.TB, s store.Store) {
 	}
 }
 
+// admin sees every record.
+var admin = store.Viewer{Admin: true}
+
 // MustCount returns s's record count, failing the test on error.
 func MustCount(tb testing.TB, s store.Store) int64 {
 	tb.Helper()
-	n, err := s.Count(context.Background())
+	n, err := s.Count(context.Background(), store.Filter{Viewer: admin})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -179,7 +182,7 @@ func TestOpen(t *testing.T) {
 		if n := MustCount(t, s); n != 1 {
 			t.Fatalf("Count after reopen = %d, want 1", n)
 		}
-		if _, err := s.Get(context.Background(), rec.ID); err != nil {
+		if _, err := s.Get(context.Background(), rec.ID, admin); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -243,7 +246,7 @@ func TestGet(t *testing.T) {
 		mustRecord(t, s, &in)
 		MustFlush(t, s)
 
-		got, err := s.Get(context.Background(), want.ID)
+		got, err := s.Get(context.Background(), want.ID, admin)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,7 +264,7 @@ func TestGet(t *testing.T) {
 
 	t.Run("NotFound", func(t *testing.T) {
 		s := MustOpenTemp(t, store.Options{})
-		_, err := s.Get(context.Background(), newID(t))
+		_, err := s.Get(context.Background(), newID(t), admin)
 		if !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("err = %v, want ErrNotFound", err)
 		}
@@ -284,7 +287,7 @@ func TestGet(t *testing.T) {
 				'{}', 'hello', NULL, NULL, NULL, 12.5, 'boom', 'proxy_error')`); err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.Get(context.Background(), "legacy-1")
+		got, err := s.Get(context.Background(), "legacy-1", admin)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -322,7 +325,7 @@ func TestRecord(t *testing.T) {
 		mustRecord(t, s, rec)
 		MustFlush(t, s)
 
-		got, err := s.Get(context.Background(), rec.ID)
+		got, err := s.Get(context.Background(), rec.ID, admin)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -383,7 +386,7 @@ func TestGroupCommit(t *testing.T) {
 	if n := MustCount(t, s); n != int64(workers*each) {
 		t.Fatalf("Count = %d, want %d", n, workers*each)
 	}
-	recs, total, err := s.List(context.Background(), store.Filter{})
+	recs, total, err := s.List(context.Background(), store.Filter{Viewer: admin})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -657,7 +660,7 @@ func TestRetention(t *testing.T) {
 
 	// remaining returns the stored ids in ascending order.
 	remaining := func(t *testing.T, s store.Store) []string {
-		recs, _, err := s.List(context.Background(), store.Filter{})
+		recs, _, err := s.List(context.Background(), store.Filter{Viewer: admin})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -764,10 +767,10 @@ func TestList(t *testing.T) {
 		want   []string
 		total  int64
 	}{
-		{"Key", store.Filter{KeyHash: "bob"}, byKey["bob"], 10},
-		{"KeyPage", store.Filter{KeyHash: "alice", Limit: 3, Offset: 2}, byKey["alice"][2:5], 10},
-		{"KeyOffsetOnly", store.Filter{KeyHash: "carol", Offset: 8}, byKey["carol"][8:], 10},
-		{"UnknownKey", store.Filter{KeyHash: "mallory"}, nil, 0},
+		{"Key", store.Filter{Viewer: admin, KeyHash: "bob"}, byKey["bob"], 10},
+		{"KeyPage", store.Filter{Viewer: admin, KeyHash: "alice", Limit: 3, Offset: 2}, byKey["alice"][2:5], 10},
+		{"KeyOffsetOnly", store.Filter{Viewer: admin, KeyHash: "carol", Offset: 8}, byKey["carol"][8:], 10},
+		{"UnknownKey", store.Filter{Viewer: admin, KeyHash: "mallory"}, nil, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -795,7 +798,7 @@ func TestList(t *testing.T) {
 	}
 
 	t.Run("AllKeys", func(t *testing.T) {
-		recs, total, err := s.List(context.Background(), store.Filter{Limit: 5})
+		recs, total, err := s.List(context.Background(), store.Filter{Viewer: admin, Limit: 5})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,133 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Sessions and settings are small, rare writes. They go straight through
+// the writer's single connection rather than the record queue: database/sql
+// hands that connection to one user at a time, so they simply wait for a
+// batch being committed and never contend for SQLite's write lock. Their
+// reads use the read pool, so a dashboard request never waits behind the
+// writer; in WAL mode each new read transaction sees every commit made
+// before it began, so a session is readable as soon as CreateSession
+// returns.
+
+// CreateSession stores sess. Its IDHash must be new, and it must have an
+// expiry; otherwise the error wraps ErrInvalid.
+func (s *SQLite) CreateSession(ctx context.Context, sess Session) error {
+	if sess.IDHash == "" || sess.Expires.IsZero() {
+		return fmt.Errorf("store: create session: %w: id hash and expiry are required", ErrInvalid)
+	}
+	_, err := s.wdb.ExecContext(ctx, `
+		INSERT INTO sessions (id_hash, key_hash, key_mask, admin, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?)`,
+		sess.IDHash, sess.KeyHash, sess.KeyMask, sess.Admin, formatTime(sess.Created), formatTime(sess.Expires))
+	if err != nil {
+		return fmt.Errorf("store: create session: %w", err)
+	}
+	return nil
+}
+
+// GetSession returns the session with the given IDHash, or an error
+// wrapping ErrNotFound when there is none or it has expired by now.
+func (s *SQLite) GetSession(ctx context.Context, idHash string, now time.Time) (Session, error) {
+	var (
+		sess             Session
+		created, expires string
+	)
+	err := s.rdb.QueryRowContext(ctx, `
+		SELECT id_hash, key_hash, key_mask, admin, created_at, expires_at
+		FROM sessions
+		WHERE id_hash = ? AND expires_at > ?`,
+		idHash, formatTime(now),
+	).Scan(&sess.IDHash, &sess.KeyHash, &sess.KeyMask, &sess.Admin, &created, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Session{}, fmt.Errorf("store: get session: %w", ErrNotFound)
+	} else if err != nil {
+		return Session{}, fmt.Errorf("store: get session: %w", err)
+	}
+	if sess.Created, err = parseTime(created); err != nil {
+		return Session{}, fmt.Errorf("store: get session: %w", err)
+	}
+	if sess.Expires, err = parseTime(expires); err != nil {
+		return Session{}, fmt.Errorf("store: get session: %w", err)
+	}
+	return sess, nil
+}
+
+// DeleteSession deletes a session, revoking it at once. Deleting a missing
+// session is not an error.
+func (s *SQLite) DeleteSession(ctx context.Context, idHash string) error {
+	if _, err := s.wdb.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, idHash); err != nil {
+		return fmt.Errorf("store: delete session: %w", err)
+	}
+	return nil
+}
+
+// DeleteExpiredSessions deletes the sessions expired by now and returns how
+// many it deleted.
+func (s *SQLite) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
+	res, err := s.wdb.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, formatTime(now))
+	if err != nil {
+		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
+	}
+	return n, nil
+}
+
+// Setting returns the value stored under name, or an error wrapping
+// ErrNotFound.
+func (s *SQLite) Setting(ctx context.Context, name string) ([]byte, error) {
+	var value []byte
+	err := s.rdb.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&value)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: setting %q: %w", name, ErrNotFound)
+	} else if err != nil {
+		return nil, fmt.Errorf("store: setting %q: %w", name, err)
+	}
+	return value, nil
+}
+
+// SetSettingIfAbsent stores value under name unless a value is stored there
+// already, and returns the stored value: value itself, or the one that was
+// there first. The insert and the read run in one write transaction, so
+// processes racing to initialise a setting all get the same value.
+func (s *SQLite) SetSettingIfAbsent(ctx context.Context, name string, value []byte) ([]byte, error) {
+	if value == nil {
+		value = []byte{} // the column is NOT NULL; nil would bind as NULL
+	}
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: set setting %q: %w", name, err)
+	}
+	defer tx.Rollback()
+	stored, err := insertSettingIfAbsent(ctx, tx, name, value)
+	if err != nil {
+		return nil, fmt.Errorf("store: set setting %q: %w", name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: set setting %q: commit: %w", name, err)
+	}
+	return stored, nil
+}
+
+// insertSettingIfAbsent inserts value under name unless taken and returns
+// the value stored there.
+func insertSettingIfAbsent(ctx context.Context, tx *sql.Tx, name string, value []byte) ([]byte, error) {
+	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)`, name, value); err != nil {
+		return nil, err
+	}
+	var stored []byte
+	if err := tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, name).Scan(&stored); err != nil {
+		return nil, err
+	}
+	return stored, nil
+}

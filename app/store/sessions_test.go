@@ -1,0 +1,251 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+)
+
+// newSession returns a session created at now that lasts a day.
+func newSession(idHash string, now time.Time) store.Session {
+	return store.Session{
+		IDHash:  idHash,
+		KeyHash: "alice",
+		KeyMask: "sk-or-v1…a1b2",
+		Created: now,
+		Expires: now.Add(24 * time.Hour),
+	}
+}
+
+// sessionsEqual compares sessions, their times to the microsecond the
+// store keeps.
+func sessionsEqual(a, b store.Session) bool {
+	return a.IDHash == b.IDHash && a.KeyHash == b.KeyHash && a.KeyMask == b.KeyMask && a.Admin == b.Admin &&
+		a.Created.Equal(b.Created.Truncate(time.Microsecond)) && a.Expires.Equal(b.Expires.Truncate(time.Microsecond))
+}
+
+func TestSessions(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2025, 6, 1, 12, 0, 0, 123456789, time.FixedZone("X", 7200))
+
+	t.Run("CreateGet", func(t *testing.T) {
+		s := MustOpenTemp(t, store.Options{})
+		want := newSession("h1", now)
+		want.Admin = true
+		if err := s.CreateSession(ctx, want); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetSession(ctx, "h1", now.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sessionsEqual(got, want) {
+			t.Errorf("GetSession = %+v, want %+v", got, want)
+		}
+		if v := got.Viewer(); v != (store.Viewer{Admin: true, KeyHash: "alice"}) {
+			t.Errorf("Viewer = %+v", v)
+		}
+		if _, err := s.GetSession(ctx, "h2", now); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetSession of a missing session = %v, want ErrNotFound", err)
+		}
+		if err := s.CreateSession(ctx, want); err == nil {
+			t.Error("CreateSession reused an id hash")
+		}
+		for _, bad := range []store.Session{newSession("", now), {IDHash: "h3", Created: now}} {
+			if err := s.CreateSession(ctx, bad); !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("CreateSession(%+v) = %v, want ErrInvalid", bad, err)
+			}
+		}
+	})
+
+	t.Run("ReadableAtOnce", func(t *testing.T) {
+		// Each session must be visible to the read pool as soon as
+		// CreateSession returns, while the writer commits records, and
+		// gone as soon as DeleteSession returns.
+		s := MustOpenTemp(t, store.Options{ReadConns: 4})
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					if err := s.Record(newRecord(t, "k")); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		})
+		defer func() { close(stop); wg.Wait() }()
+		for i := range 200 {
+			id := fmt.Sprint("h", i)
+			if err := s.CreateSession(ctx, newSession(id, now)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.GetSession(ctx, id, now); err != nil {
+				t.Fatalf("session %d not readable after CreateSession: %v", i, err)
+			}
+			if err := s.DeleteSession(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.GetSession(ctx, id, now); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("session %d readable after DeleteSession: %v", i, err)
+			}
+		}
+	})
+
+	t.Run("Expiry", func(t *testing.T) {
+		s := MustOpenTemp(t, store.Options{})
+		sess := newSession("h1", now)
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetSession(ctx, "h1", sess.Expires.Add(-time.Microsecond)); err != nil {
+			t.Errorf("GetSession just before expiry: %v", err)
+		}
+		for _, at := range []time.Time{sess.Expires, sess.Expires.Add(time.Hour)} {
+			if _, err := s.GetSession(ctx, "h1", at); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("GetSession at %v, after expiry: %v, want ErrNotFound", at, err)
+			}
+		}
+	})
+
+	t.Run("Revoke", func(t *testing.T) {
+		s := MustOpenTemp(t, store.Options{})
+		for _, id := range []string{"h1", "h2"} {
+			if err := s.CreateSession(ctx, newSession(id, now)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.DeleteSession(ctx, "h1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetSession(ctx, "h1", now); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetSession after DeleteSession = %v, want ErrNotFound", err)
+		}
+		if _, err := s.GetSession(ctx, "h2", now); err != nil {
+			t.Errorf("DeleteSession took another session: %v", err)
+		}
+		if err := s.DeleteSession(ctx, "h1"); err != nil {
+			t.Errorf("second DeleteSession = %v, want nil", err)
+		}
+	})
+
+	t.Run("DeleteExpired", func(t *testing.T) {
+		s := MustOpenTemp(t, store.Options{})
+		for i, expires := range []time.Duration{time.Minute, time.Hour, 2 * time.Hour, 48 * time.Hour} {
+			sess := newSession(fmt.Sprint("h", i), now)
+			sess.Expires = now.Add(expires)
+			if err := s.CreateSession(ctx, sess); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := s.DeleteExpiredSessions(ctx, now.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 2 {
+			t.Errorf("DeleteExpiredSessions = %d, want 2", n)
+		}
+		// Still live at the earlier time had they not been deleted.
+		for i, want := range []bool{false, false, true, true} {
+			_, err := s.GetSession(ctx, fmt.Sprint("h", i), now)
+			if found := err == nil; found != want {
+				t.Errorf("session h%d found = %v (%v), want %v", i, found, err, want)
+			}
+		}
+		if n, err := s.DeleteExpiredSessions(ctx, now.Add(time.Hour)); err != nil || n != 0 {
+			t.Errorf("second DeleteExpiredSessions = %d, %v; want 0", n, err)
+		}
+	})
+
+	t.Run("SurviveReopen", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "proxy.db")
+		s, err := store.Open(ctx, path, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := newSession("h1", now)
+		if err := s.CreateSession(ctx, want); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SetSettingIfAbsent(ctx, "secret", []byte("first")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+
+		s = MustOpen(t, path, store.Options{})
+		got, err := s.GetSession(ctx, "h1", now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sessionsEqual(got, want) {
+			t.Errorf("GetSession = %+v, want %+v", got, want)
+		}
+		if v, err := s.Setting(ctx, "secret"); err != nil || string(v) != "first" {
+			t.Errorf("Setting = %q, %v; want first", v, err)
+		}
+	})
+}
+
+func TestSettings(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("FirstValueWins", func(t *testing.T) {
+		s := MustOpenTemp(t, store.Options{})
+		if _, err := s.Setting(ctx, "secret"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Setting of an unset name = %v, want ErrNotFound", err)
+		}
+		first := []byte{0, 1, 2, 0xff}
+		if got, err := s.SetSettingIfAbsent(ctx, "secret", first); err != nil || string(got) != string(first) {
+			t.Fatalf("first SetSettingIfAbsent = %x, %v; want %x", got, err, first)
+		}
+		if got, err := s.SetSettingIfAbsent(ctx, "secret", []byte("second")); err != nil || string(got) != string(first) {
+			t.Fatalf("second SetSettingIfAbsent = %x, %v; want the first value %x", got, err, first)
+		}
+		if got, err := s.Setting(ctx, "secret"); err != nil || string(got) != string(first) {
+			t.Fatalf("Setting = %x, %v; want %x", got, err, first)
+		}
+		if got, err := s.SetSettingIfAbsent(ctx, "empty", nil); err != nil || len(got) != 0 {
+			t.Fatalf("SetSettingIfAbsent(nil) = %x, %v; want empty", got, err)
+		}
+		if _, err := s.Setting(ctx, "empty"); err != nil {
+			t.Fatalf("Setting of an empty value = %v", err)
+		}
+	})
+
+	t.Run("Race", func(t *testing.T) {
+		s := MustOpenTemp(t, store.Options{})
+		const racers = 20
+		got := make([]string, racers)
+		var wg sync.WaitGroup
+		for i := range racers {
+			wg.Go(func() {
+				v, err := s.SetSettingIfAbsent(ctx, "secret", []byte(fmt.Sprint("value-", i)))
+				if err != nil {
+					t.Error(err)
+				}
+				got[i] = string(v)
+			})
+		}
+		wg.Wait()
+		for i := range got {
+			if got[i] != got[0] || got[i] == "" {
+				t.Fatalf("racers got different values: %q", got)
+			}
+		}
+		if v, err := s.Setting(ctx, "secret"); err != nil || string(v) != got[0] {
+			t.Fatalf("Setting = %q, %v; want %q", v, err, got[0])
+		}
+	})
+}

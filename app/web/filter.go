@@ -1,0 +1,112 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openrouter-proxy/openrouter-proxy/app/auth"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/views"
+)
+
+// errBadInput marks query parameters that cannot be understood; handlers
+// answer it with 400 and its message.
+var errBadInput = errors.New("bad input")
+
+func badInput(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errBadInput, fmt.Sprintf(format, args...))
+}
+
+// query is the dashboard's and the API's filter as parsed from a URL.
+type query struct {
+	view     views.Filter
+	filter   store.Filter
+	page     int
+	pageSize int
+}
+
+// timeLayouts are accepted for from/to: what <input type=datetime-local>
+// sends (taken as UTC), and RFC 3339 for API callers.
+var timeLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05", time.RFC3339, "2006-01-02"}
+
+func parseTime(name, v string) (time.Time, error) {
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, v); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, badInput("%s=%q: want a time such as 2026-01-31T14:05 (UTC) or RFC 3339", name, v)
+}
+
+func positive(name, v string, def int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, badInput("%s=%q: want a whole number of at least 1", name, v)
+	}
+	return n, nil
+}
+
+// parseQuery reads the filter parameters shared by the pages and the API.
+func (s *Server) parseQuery(q url.Values, id auth.Identity) (query, error) {
+	var out query
+	var err error
+	v := &out.view
+	v.Search = strings.TrimSpace(q.Get("search"))
+	v.Status, v.Model, v.Method = q.Get("status"), q.Get("model"), strings.ToUpper(q.Get("method"))
+	v.From, v.To = q.Get("from"), q.Get("to")
+	if id.Admin {
+		v.Key = q.Get("key")
+	}
+	if out.page, err = positive("page", q.Get("page"), 1); err != nil {
+		return out, err
+	}
+	if out.pageSize, err = positive("page_size", q.Get("page_size"), s.PageSize); err != nil {
+		return out, err
+	}
+	out.pageSize = min(out.pageSize, maxPageSize)
+	v.Page = out.page
+
+	f := store.Filter{
+		Viewer: id.Viewer(), KeyHash: v.Key, Search: v.Search, Status: v.Status, Model: v.Model, Method: v.Method,
+		Limit: out.pageSize, Offset: (out.page - 1) * out.pageSize,
+	}
+	if v.From != "" {
+		if f.From, err = parseTime("from", v.From); err != nil {
+			return out, err
+		}
+	}
+	if v.To != "" {
+		if f.To, err = parseTime("to", v.To); err != nil {
+			return out, err
+		}
+	}
+	switch v.Status {
+	case "", "success", "error", "2xx", "4xx", "5xx":
+	default:
+		return out, badInput("status=%q: want success, error, 2xx, 4xx or 5xx", v.Status)
+	}
+	out.filter = f
+	return out, nil
+}
+
+// encode returns the filter as a query string without the page, in a fixed
+// order, for page links, the poll URL and shareable views.
+func (q query) encode() string {
+	vals := url.Values{}
+	for _, kv := range [][2]string{
+		{"search", q.view.Search}, {"status", q.view.Status}, {"model", q.view.Model}, {"method", q.view.Method},
+		{"from", q.view.From}, {"to", q.view.To}, {"key", q.view.Key},
+	} {
+		if kv[1] != "" {
+			vals.Set(kv[0], kv[1])
+		}
+	}
+	return vals.Encode()
+}

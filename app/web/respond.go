@@ -1,0 +1,142 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/a-h/templ"
+
+	"github.com/openrouter-proxy/openrouter-proxy/app/auth"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/views"
+)
+
+// csp allows only the app's own scripts and styles; htmx runs with
+// allowEval off, so no 'unsafe-eval' is needed.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
+type ctxIdentity struct{}
+
+// identity returns the caller set by requireLogin or requireAPI.
+func identity(r *http.Request) auth.Identity {
+	id, _ := r.Context().Value(ctxIdentity{}).(auth.Identity)
+	return id
+}
+
+// requireLogin sends visitors without a session to the login page.
+func (s *Server) requireLogin(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := s.Auth.Identify(r)
+		if err != nil {
+			if !errors.Is(err, auth.ErrNotLoggedIn) {
+				s.serverError(w, r, err)
+				return
+			}
+			if r.Header.Get("HX-Request") != "" {
+				// htmx would swap the login page into the table; make it
+				// navigate instead.
+				w.Header().Set("HX-Redirect", "/login")
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), ctxIdentity{}, id)))
+	})
+}
+
+// requireAPI answers 401 in JSON to callers without a session or key.
+func (s *Server) requireAPI(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := s.Auth.Identify(r)
+		if err != nil {
+			if !errors.Is(err, auth.ErrNotLoggedIn) {
+				s.serverError(w, r, err)
+				return
+			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="openrouter-proxy"`)
+			writeJSONError(w, http.StatusUnauthorized, "unauthorized", "log in or send Authorization: Bearer <your API key>")
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), ctxIdentity{}, id)))
+	})
+}
+
+// page returns the layout model for r's caller.
+func (s *Server) page(r *http.Request, title string) views.Page {
+	p := views.Page{Title: title, Demo: s.Demo}
+	if id := identity(r); id.KeyHash != "" {
+		p.User = &views.User{KeyMask: id.KeyMask, Admin: id.Admin}
+	}
+	return p
+}
+
+func render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	c.Render(r.Context(), w)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	enc.Encode(v)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, typ, msg string) {
+	writeJSON(w, status, map[string]any{"error": map[string]any{"message": msg, "type": typ, "code": status}})
+}
+
+// fail answers an error from the store or from input parsing: 400 with the
+// message for bad input, 404 for what the caller cannot see, else 500.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, asJSON bool) {
+	switch {
+	case errors.Is(err, store.ErrInvalid), errors.Is(err, errBadInput):
+		if asJSON {
+			writeJSONError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		} else {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		}
+	case errors.Is(err, store.ErrNotFound):
+		if asJSON {
+			writeJSONError(w, http.StatusNotFound, "not_found", "no such request")
+		} else {
+			render(w, r, http.StatusNotFound, views.NotFoundPage(views.NotFound{Page: s.page(r, "Not found"), Message: "There is no request with this id, or it is not yours."}))
+		}
+	default:
+		if asJSON {
+			s.Log.Error("dashboard api", "path", r.URL.Path, "err", err)
+			writeJSONError(w, http.StatusInternalServerError, "internal_error", "internal error")
+		} else {
+			s.serverError(w, r, err)
+		}
+	}
+}
+
+func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	s.Log.Error("dashboard", "path", r.URL.Path, "err", err)
+	http.Error(w, "internal error", http.StatusInternalServerError)
+}
+
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	render(w, r, http.StatusNotFound, views.NotFoundPage(views.NotFound{Page: s.page(r, "Not found"), Message: "There is nothing at " + r.URL.Path + "."}))
+}

@@ -1,0 +1,44 @@
+// Package web serves the dashboard on WEB_PORT: server-rendered templ pages
+// driven by htmx, and a JSON API. Every handler asks the store with the
+// caller's Viewer, so visibility is enforced by the query itself.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/openrouter-proxy/openrouter-proxy/app/auth"
+	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+	"github.com/openrouter-proxy/openrouter-proxy/app/live"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+)
+
+// Store is what the dashboard reads.
+type Store interface {
+	List(ctx context.Context, f store.Filter) ([]*capture.Record, int64, error)
+	Get(ctx context.Context, id string, v store.Viewer) (*capture.Record, error)
+	Stats(ctx context.Context, f store.Filter, now time.Time) (store.Stats, error)
+	Models(ctx context.Context, v store.Viewer) ([]string, error)
+	Methods(ctx context.Context, v store.Viewer) ([]string, error)
+	Keys(ctx context.Context) ([]store.KeyInfo, error)
+}
+
+// Server holds the dashboard's dependencies.
+type Server struct {
+	Store    Store
+	Auth     *auth.Auth
+	Limiter  *auth.Limiter
+	Live     *live.Tracker
+	PageSize int    // PAGE_SIZE
+	ProxyURL string // the proxy's base URL, for copy-as-curl
+	Demo     bool
+	Log      *slog.Logger
+}
+
+// maxPageSize bounds page_size on the API, so one call cannot ask for the
+// whole table.
+const maxPageSize = 500
+
+// recentWindow is what "recent" means in the stats: the last hour.
+const recentWindow = time.Hour

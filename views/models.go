@@ -1,0 +1,142 @@
+// Package views holds the dashboard's templ components. Each page takes a
+// plain view model defined here, filled by the web handlers; views know
+// nothing of HTTP or storage.
+package views
+
+// User is the logged-in dashboard user.
+type User struct {
+	KeyMask string // the API key, masked, e.g. "sk-or-v1-…3f9a"
+	Admin   bool   // admins see everyone's traffic
+}
+
+// Page is what every full page needs for its layout.
+type Page struct {
+	Title string
+	User  *User // nil when logged out
+	Demo  bool  // running against the mock upstream
+}
+
+// Stats are the headline numbers above the request table.
+type Stats struct {
+	TotalRequests  int64
+	SuccessRate    float64 // percent, 0–100
+	AvgResponseMs  float64
+	RecentRequests int64 // in the last hour
+	P95Ms          float64
+	TotalTokens    int64
+	TotalCost      float64 // USD
+}
+
+// Filter is the dashboard's current search, as submitted by its form.
+type Filter struct {
+	Search string
+	Status string // "", "success", "error", "2xx", "4xx", "5xx"
+	Model  string
+	Method string
+	From   string // value of <input type=datetime-local>
+	To     string // value of <input type=datetime-local>
+	Key    string // key_hash; admin only
+	Page   int
+}
+
+// Option is one choice of a <select>.
+type Option struct {
+	Value, Label string
+}
+
+// Row is one line of the request table: a finished exchange or one still in
+// flight (Pending).
+type Row struct {
+	ID       string
+	TimeISO  string // RFC 3339, for <time datetime>
+	TimeText string // server-rendered UTC fallback
+	Method   string
+	Path     string
+	Model    string
+	Status   int
+	Outcome  string // ok, upstream_error, stream_error, cancelled, timeout, proxy_error, pending
+	// DurationMs and TTFTMs are 0 when unknown.
+	DurationMs, TTFTMs float64
+	Tokens             int64
+	Cost               float64 // USD; 0 when unknown
+	Stream, Pending    bool
+	KeyMask            string // shown to admins only
+	Error              string
+}
+
+// Table is the live request table with its pagination.
+type Table struct {
+	Rows       []Row // pending rows first, then records newest first
+	Page       int
+	TotalPages int
+	Total      int64
+	Admin      bool   // adds the key column
+	PollURL    string // the URL the table polls: filter query and cursor included
+	// QueryString is the current filter without page, to build page links
+	// as "/?"+QueryString+"&page=N".
+	QueryString string
+}
+
+// Dashboard is the main page.
+type Dashboard struct {
+	Page
+	Stats   Stats
+	Filter  Filter
+	Table   Table
+	Models  []string
+	Methods []string
+	Keys    []Option // admin key filter: value key_hash, label key mask
+}
+
+// Login is the login page.
+type Login struct {
+	Page
+	Error string
+}
+
+// Message is one message of a chat request's conversation.
+type Message struct {
+	Role       string
+	Name       string
+	Content    string
+	ToolCalls  string // pretty JSON
+	ToolCallID string
+}
+
+// Header is one HTTP header line.
+type Header struct {
+	Name, Value string
+}
+
+// Detail is the page of one recorded exchange.
+type Detail struct {
+	Page
+	ID, TimeISO, TimeText, Method, URL, Path, Model, ModelRequested, Outcome, Error, FinishReason, GenerationID, KeyMask, ClientAddr string
+	Status, Attempts                                                                                                                 int
+	Stream                                                                                                                           bool
+
+	DurationMs, TTFBMs, TTFTMs, TokensPerSec                                   float64
+	PromptTokens, CompletionTokens, TotalTokens, CachedTokens, ReasoningTokens int64
+	Cost, UpstreamCost                                                         float64
+	HasUsage                                                                   bool
+
+	ReqHeaders, RespHeaders                                []Header
+	ReqBodyPretty, ReqBodyRaw, RespBodyPretty, RespBodyRaw string
+	ReqTruncated, RespTruncated                            bool
+	ReqSize, RespSize                                      int64
+
+	// Messages is the chat request's conversation; empty for other requests.
+	Messages []Message
+	// ReplyContent, ReplyReasoning and ReplyToolCalls are the assistant's
+	// reply: the reassembled stream or the response message.
+	ReplyContent, ReplyReasoning, ReplyToolCalls string
+
+	RawSSE string // the raw stream as received, when Stream
+	Curl   string // copy-as-curl command with the key masked
+}
+
+// NotFound is the 404 page.
+type NotFound struct {
+	Page
+	Message string
+}
