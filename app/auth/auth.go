@@ -183,11 +183,10 @@ func (a *Auth) Logout(w http.ResponseWriter, r *http.Request) error {
 // Identify returns who r comes from: a Bearer key first (for API clients),
 // else the session cookie. It returns ErrNotLoggedIn when neither works.
 func (a *Auth) Identify(r *http.Request) (Identity, error) {
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, key, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return Identity{}, ErrNotLoggedIn
-		}
+	// Only a Bearer credential is ours: a reverse proxy's Basic auth in
+	// front of the dashboard sends its own Authorization header with every
+	// browser request, and the session cookie must still count then.
+	if scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
 		id, err := a.CheckKey(r.Context(), key)
 		if errors.Is(err, ErrEmptyKey) || errors.Is(err, ErrDefaultKey) || errors.Is(err, ErrUnknownKey) {
 			return Identity{}, ErrNotLoggedIn

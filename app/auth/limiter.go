@@ -7,7 +7,9 @@ import (
 )
 
 // Limiter counts failed logins per client address and refuses more than
-// Max within Window, so keys cannot be guessed at speed.
+// Max within Window, so keys cannot be guessed at speed. A success does not
+// reset the count: anyone who can reach the proxy can make a key "known",
+// so a successful login proves nothing about the other attempts.
 type Limiter struct {
 	Max    int
 	Window time.Duration
@@ -70,11 +72,4 @@ func (l *Limiter) Fail(addr string) {
 			}
 		}
 	}
-}
-
-// Succeed forgets addr's failures.
-func (l *Limiter) Succeed(addr string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.fails, host(addr))
 }

@@ -22,13 +22,7 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, false)
 		return
 	}
-	version := s.Live.Version()
-	table, err := s.table(r, q, version)
-	if err != nil {
-		s.fail(w, r, err, false)
-		return
-	}
-	stats, err := s.stats(r, q)
+	table, stats, err := s.tableAndStats(r, q, s.Live.Version())
 	if err != nil {
 		s.fail(w, r, err, false)
 		return
@@ -74,17 +68,24 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, false)
 		return
 	}
-	table, err := s.table(r, q, version)
-	if err != nil {
-		s.fail(w, r, err, false)
-		return
-	}
-	stats, err := s.stats(r, q)
+	table, stats, err := s.tableAndStats(r, q, version)
 	if err != nil {
 		s.fail(w, r, err, false)
 		return
 	}
 	render(w, r, http.StatusOK, views.LiveUpdate(table, stats))
+}
+
+// tableAndStats is what a live update shows: the table and the stat cards
+// for q. The version is read before the queries, so a change during them
+// leads to one more update rather than a missed one.
+func (s *Server) tableAndStats(r *http.Request, q query, version string) (views.Table, views.Stats, error) {
+	table, err := s.table(r, q, version)
+	if err != nil {
+		return table, views.Stats{}, err
+	}
+	stats, err := s.stats(r, q)
+	return table, stats, err
 }
 
 // table builds the request table for q: exchanges in flight first (on the

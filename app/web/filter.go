@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -71,6 +72,10 @@ func (s *Server) parseQuery(q url.Values, id auth.Identity) (query, error) {
 		return out, err
 	}
 	out.pageSize = min(out.pageSize, maxPageSize)
+	if out.page-1 > math.MaxInt/out.pageSize {
+		// The offset would wrap around and select some other page.
+		return out, badInput("page=%q: too large", q.Get("page"))
+	}
 	v.Page = out.page
 
 	f := store.Filter{

@@ -35,7 +35,6 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	_, err := s.Auth.Login(w, r, r.PostForm.Get("api_key"))
 	switch {
 	case err == nil:
-		s.Limiter.Succeed(r.RemoteAddr)
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	case errors.Is(err, auth.ErrEmptyKey), errors.Is(err, auth.ErrDefaultKey), errors.Is(err, auth.ErrUnknownKey):
 		s.Limiter.Fail(r.RemoteAddr)

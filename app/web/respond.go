@@ -37,43 +37,41 @@ func identity(r *http.Request) auth.Identity {
 	return id
 }
 
-// requireLogin sends visitors without a session to the login page.
-func (s *Server) requireLogin(h http.HandlerFunc) http.Handler {
+// authenticated runs h with the caller's identity in the context, or calls
+// refuse when there is none.
+func (s *Server) authenticated(h http.HandlerFunc, refuse http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := s.Auth.Identify(r)
-		if err != nil {
-			if !errors.Is(err, auth.ErrNotLoggedIn) {
-				s.serverError(w, r, err)
-				return
-			}
-			if r.Header.Get("HX-Request") != "" {
-				// htmx would swap the login page into the table; make it
-				// navigate instead.
-				w.Header().Set("HX-Redirect", "/login")
-				w.WriteHeader(http.StatusUnauthorized)
-				return
-			}
-			http.Redirect(w, r, "/login", http.StatusSeeOther)
+		switch {
+		case errors.Is(err, auth.ErrNotLoggedIn):
+			refuse(w, r)
+		case err != nil:
+			s.serverError(w, r, err)
+		default:
+			h(w, r.WithContext(context.WithValue(r.Context(), ctxIdentity{}, id)))
+		}
+	})
+}
+
+// requireLogin sends visitors without a session to the login page.
+func (s *Server) requireLogin(h http.HandlerFunc) http.Handler {
+	return s.authenticated(h, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("HX-Request") != "" {
+			// htmx would swap the login page into the table; make it
+			// navigate instead.
+			w.Header().Set("HX-Redirect", "/login")
+			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), ctxIdentity{}, id)))
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
 	})
 }
 
 // requireAPI answers 401 in JSON to callers without a session or key.
 func (s *Server) requireAPI(h http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := s.Auth.Identify(r)
-		if err != nil {
-			if !errors.Is(err, auth.ErrNotLoggedIn) {
-				s.serverError(w, r, err)
-				return
-			}
-			w.Header().Set("WWW-Authenticate", `Bearer realm="openrouter-proxy"`)
-			writeJSONError(w, http.StatusUnauthorized, "unauthorized", "log in or send Authorization: Bearer <your API key>")
-			return
-		}
-		h(w, r.WithContext(context.WithValue(r.Context(), ctxIdentity{}, id)))
+	return s.authenticated(h, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="openrouter-proxy"`)
+		writeJSONError(w, http.StatusUnauthorized, "unauthorized", "log in or send Authorization: Bearer <your API key>")
 	})
 }
 

@@ -1,0 +1,180 @@
+package web_test
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+)
+
+// pollURL returns the URL the dashboard's table polls.
+func (e *env) pollURL(t *testing.T, c *http.Cookie, query string) string {
+	t.Helper()
+	w := e.get("/?"+query, withCookie(c))
+	wantStatus(t, w, http.StatusOK)
+	u, ok := page(t, w).Find(byTestID("requests")).Attr("hx-get")
+	if !ok || !strings.HasPrefix(u, "/partials/requests?") {
+		t.Fatalf("table polls %q, want /partials/requests?…", u)
+	}
+	return u
+}
+
+func TestPoll(t *testing.T) {
+	e := newSeededEnv(t)
+	users := e.sessions()
+
+	t.Run("CurrentVersionIs204WithEmptyBody", func(t *testing.T) {
+		u := e.pollURL(t, users["alice"], "")
+		if !strings.Contains(u, "v="+e.live.Version()) {
+			t.Fatalf("poll URL %q does not carry the current version %q", u, e.live.Version())
+		}
+		w := e.get(u, withCookie(users["alice"]), htmx())
+		wantStatus(t, w, http.StatusNoContent)
+		if w.Body.Len() != 0 {
+			t.Errorf("204 with body %q", w.Body)
+		}
+	})
+
+	t.Run("PollURLKeepsTheFilter", func(t *testing.T) {
+		u := e.pollURL(t, users["alice"], "search=embeddings&status=success&page=2&page_size=1")
+		for _, want := range []string{"search=embeddings", "status=success", "page=2"} {
+			if !strings.Contains(u, want) {
+				t.Errorf("poll URL %q lacks %q", u, want)
+			}
+		}
+	})
+
+	t.Run("StaleVersionGetsTableAndStats", func(t *testing.T) {
+		w := e.get("/partials/requests?v=stale", withCookie(users["alice"]), htmx())
+		wantStatus(t, w, http.StatusOK)
+		if strings.Contains(strings.ToLower(w.Body.String()), "<html") {
+			t.Error("poll answered with a full page")
+		}
+		doc := page(t, w)
+		if doc.Find(byTestID("requests")).Length() != 1 {
+			t.Error("no requests table")
+		}
+		if got := e.rowNames(doc, "request-row"); !slices.Equal(got, aliceSees) {
+			t.Errorf("rows %v, want %v", got, aliceSees)
+		}
+		stats := doc.Find(byTestID("stats"))
+		if v, _ := stats.Attr("hx-swap-oob"); stats.Length() != 1 || v != "true" {
+			t.Error("stat cards not sent out of band")
+		}
+		if got := strings.TrimSpace(doc.Find(byTestID("stat-total") + " .stat-value").Text()); got != "4" {
+			t.Errorf("stat-total %q, want 4", got)
+		}
+	})
+}
+
+func TestPendingExchanges(t *testing.T) {
+	e := newSeededEnv(t)
+	users := e.sessions()
+	before := e.live.Version()
+
+	// An exchange of alice's that the proxy has started but not finished.
+	rec := &capture.Record{
+		ID:        uuid.Must(uuid.NewV7()).String(),
+		Start:     time.Now(),
+		Method:    "POST",
+		URL:       "/v1/chat/completions",
+		Path:      "/chat/completions",
+		ReqHeader: http.Header{"Authorization": {"Bearer " + aliceKey}, "Content-Type": {"application/json"}},
+		ReqBody:   capture.Body{Limit: 1 << 20},
+		APIKey:    aliceKey,
+	}
+	rec.ReqBody.Write([]byte(`{"model":"openai/gpt-pending","messages":[{"role":"user","content":"slow one"}]}`))
+	id := rec.ID
+	e.ids["pending"], e.names[id] = id, "pending"
+	e.live.Begin(rec)
+	if e.live.Version() == before {
+		t.Fatal("Begin did not change the version")
+	}
+
+	visible := []struct {
+		user, query string
+		want        bool
+	}{
+		{"alice", "", true},
+		{"admin", "", true},
+		{"bob", "", false},
+		{"admin", "key=" + capture.Fingerprint(bobKey), false},
+		{"alice", "search=embeddings", false},
+		{"alice", "search=chat", true},
+		{"alice", "model=openai/gpt-pending", true},
+		{"alice", "status=error", false},
+		{"alice", "page=2&page_size=2", false}, // pending rows sit on the first page
+	}
+	for _, tc := range visible {
+		t.Run("Pending "+tc.user+" "+tc.query, func(t *testing.T) {
+			w := e.get("/partials/requests?v="+before+"&"+tc.query, withCookie(users[tc.user]), htmx())
+			wantStatus(t, w, http.StatusOK)
+			doc := page(t, w)
+			got := e.rowNames(doc, "pending-row")
+			if want := []string{"pending"}; tc.want && !slices.Equal(got, want) || !tc.want && len(got) != 0 {
+				t.Errorf("pending rows %v, want shown: %v", got, tc.want)
+			}
+			if tc.want {
+				if !strings.Contains(doc.Find(byTestID("pending-row")).Text(), "openai/gpt-pending") {
+					t.Error("pending row does not show the requested model")
+				}
+			}
+			if slices.Contains(e.rowNames(doc, "request-row"), "pending") {
+				t.Error("an unfinished exchange shows as a request row")
+			}
+		})
+	}
+
+	t.Run("DashboardShowsPendingFirst", func(t *testing.T) {
+		doc := page(t, e.get("/", withCookie(users["alice"])))
+		first := doc.Find(byTestID("requests") + " tbody tr").First()
+		if first.AttrOr("data-testid", "") != "pending-row" || first.AttrOr("data-id", "") != id {
+			t.Errorf("first row %v, want the pending exchange", first.Nodes)
+		}
+	})
+
+	// The proxy finishes the exchange and hands it to the store.
+	rec.Status = 200
+	rec.Duration = 700 * time.Millisecond
+	rec.Attempts = 1
+	rec.RespHeader = http.Header{"Content-Type": {"application/json"}}
+	rec.RespBody = capture.Body{Limit: 1 << 20}
+	rec.RespBody.Write([]byte(`{"model":"openai/gpt-pending","choices":[{"message":{"role":"assistant","content":"done"}}]}`))
+	e.live.End(rec)
+	afterBegin := e.live.Version()
+	if err := e.st.Record(rec); err != nil { // the store owns rec from here
+		t.Fatal(err)
+	}
+	e.flush()
+
+	t.Run("CommitChangesTheVersion", func(t *testing.T) {
+		if e.live.Version() == afterBegin {
+			t.Fatal("commit did not change the version")
+		}
+		wantStatus(t, e.get("/partials/requests?v="+e.live.Version(), withCookie(users["alice"])), http.StatusNoContent)
+	})
+	for _, user := range []string{"alice", "admin"} {
+		t.Run("CommittedBecomesRequestRowFor"+user, func(t *testing.T) {
+			w := e.get("/partials/requests?v="+afterBegin, withCookie(users[user]), htmx())
+			wantStatus(t, w, http.StatusOK)
+			doc := page(t, w)
+			if got := e.rowNames(doc, "pending-row"); len(got) != 0 {
+				t.Errorf("pending rows %v after commit, want none", got)
+			}
+			if got := e.rowNames(doc, "request-row"); len(got) == 0 || got[0] != "pending" {
+				t.Errorf("request rows %v, want the committed exchange first", got)
+			}
+		})
+	}
+	t.Run("CommittedStaysHiddenFromBob", func(t *testing.T) {
+		doc := page(t, e.get("/partials/requests?v="+afterBegin, withCookie(users["bob"])))
+		if got := e.rowNames(doc, "request-row"); !slices.Equal(got, bobSees) {
+			t.Errorf("bob's rows %v, want %v", got, bobSees)
+		}
+	})
+}

@@ -1,0 +1,445 @@
+package web_test
+
+import (
+	"html"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/google/uuid"
+
+	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+)
+
+func TestDashboardVisibility(t *testing.T) {
+	e := newSeededEnv(t)
+	users := e.sessions()
+	tests := []struct {
+		name, user, query string
+		want              []string
+		admin             bool
+	}{
+		{"AliceSeesHerRows", "alice", "", aliceSees, false},
+		{"BobSeesHisRows", "bob", "", bobSees, false},
+		{"AdminSeesAllRows", "admin", "", adminSees, true},
+		{"AliceSearch", "alice", "search=embeddings", []string{"alice-binary"}, false},
+		{"AliceSearchForBobFindsNothing", "alice", "search=mistral", nil, false},
+		{"AdminSearchFindsBob", "admin", "search=mistral", []string{"bob-chat"}, true},
+		{"AdminKeyFilter", "admin", "key=" + capture.Fingerprint(bobKey), bobSees, true},
+		{"AliceKeyFilterIgnored", "alice", "key=" + capture.Fingerprint(bobKey), aliceSees, false},
+		{"SecondPage", "admin", "page=2&page_size=5", []string{"alice-500", "default-429"}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := e.get("/?"+tc.query, withCookie(users[tc.user]))
+			wantStatus(t, w, http.StatusOK)
+			doc := page(t, w)
+			if got := e.rowNames(doc, "request-row"); !slices.Equal(got, tc.want) && len(got)+len(tc.want) > 0 {
+				t.Errorf("request rows %v, want %v", got, tc.want)
+			}
+			if len(tc.want) == 0 && doc.Find(byTestID("empty-state")).Length() != 1 {
+				t.Error("no rows but no empty state")
+			}
+			for _, id := range []string{"key-column", "filter-key"} {
+				if got := doc.Find(byTestID(id)).Length() == 1; got != tc.admin {
+					t.Errorf("%s shown: %v, want %v", id, got, tc.admin)
+				}
+			}
+			if n := doc.Find(byTestID("row-key")).Length(); tc.admin && n != len(tc.want) || !tc.admin && n != 0 {
+				t.Errorf("%d row-key cells for %d rows (admin %v)", n, len(tc.want), tc.admin)
+			}
+		})
+	}
+
+	t.Run("AdminKeyFilterListsEveryKey", func(t *testing.T) {
+		doc := page(t, e.get("/", withCookie(users["admin"])))
+		var got []string
+		doc.Find(byTestID("filter-key") + " option").Each(func(_ int, s *goquery.Selection) {
+			got = append(got, s.AttrOr("value", ""))
+		})
+		want := []string{"", capture.Fingerprint(bobKey), capture.Fingerprint(aliceKey), capture.Fingerprint(defaultKey)}
+		if !slices.Equal(got, want) {
+			t.Errorf("key options %v, want %v (any, then most recently used first)", got, want)
+		}
+	})
+
+	t.Run("ModelFilterListsOnlyVisibleModels", func(t *testing.T) {
+		doc := page(t, e.get("/", withCookie(users["alice"])))
+		var got []string
+		doc.Find(byTestID("filter-model") + " option").Each(func(_ int, s *goquery.Selection) {
+			got = append(got, s.AttrOr("value", ""))
+		})
+		if slices.Contains(got, "mistralai/mistral-large") || slices.Contains(got, imgPayload) {
+			t.Errorf("alice's model filter offers bob's models: %v", got)
+		}
+		if !slices.Contains(got, "anthropic/claude-sonnet-4.5") {
+			t.Errorf("alice's model filter lacks her own model: %v", got)
+		}
+	})
+
+	t.Run("StatCardsCountVisibleRows", func(t *testing.T) {
+		doc := page(t, e.get("/", withCookie(users["bob"])))
+		if got := strings.TrimSpace(doc.Find(byTestID("stat-total") + " .stat-value").Text()); got != "2" {
+			t.Errorf("bob's stat-total %q, want 2", got)
+		}
+	})
+}
+
+func TestDetailPageVisibility(t *testing.T) {
+	e := newSeededEnv(t)
+	users := e.sessions()
+	tests := []struct {
+		name, user, record string
+		want               int
+	}{
+		{"OwnerSeesIt", "bob", "bob-chat", http.StatusOK},
+		{"AdminSeesIt", "admin", "alice-chat", http.StatusOK},
+		{"OtherUserGets404", "alice", "bob-chat", http.StatusNotFound},
+		{"UserGets404ForDefaultKey", "bob", "default-429", http.StatusNotFound},
+		{"NonexistentIDIs404", "admin", "", http.StatusNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			id := e.ids[tc.record]
+			if tc.record == "" {
+				id = uuid.Must(uuid.NewV7()).String()
+			}
+			w := e.get("/request/"+id, withCookie(users[tc.user]))
+			wantStatus(t, w, tc.want)
+			doc := page(t, w)
+			switch tc.want {
+			case http.StatusOK:
+				if doc.Find(byTestID("detail-header")).Length() != 1 || !strings.Contains(w.Body.String(), id) {
+					t.Error("detail page lacks its header or id")
+				}
+			default:
+				if doc.Find(byTestID("not-found")).Length() != 1 {
+					t.Error("404 without the not-found page")
+				}
+				if strings.Contains(w.Body.String(), "Bonjour") || strings.Contains(w.Body.String(), "Rate limit") {
+					t.Error("404 page reveals the record")
+				}
+			}
+		})
+	}
+}
+
+func TestDetailPage(t *testing.T) {
+	e := newSeededEnv(t)
+	w := e.get("/request/"+e.ids["alice-chat"], withCookie(e.login(aliceKey)))
+	wantStatus(t, w, http.StatusOK)
+	doc := page(t, w)
+	mask := capture.Mask(aliceKey)
+
+	t.Run("ConversationShowsEveryMessage", func(t *testing.T) {
+		msgs := doc.Find(byTestID("detail-conversation") + " " + byTestID("message"))
+		var roles []string
+		msgs.Each(func(_ int, s *goquery.Selection) { roles = append(roles, s.AttrOr("data-role", "")) })
+		if want := []string{"system", "user", "assistant", "tool"}; !slices.Equal(roles, want) {
+			t.Fatalf("message roles %v, want %v", roles, want)
+		}
+		for i, want := range []string{"You are a weather bot.", "Weather in Paris?", "get_weather", "sunny, 24C"} {
+			if text := msgs.Eq(i).Text(); !strings.Contains(text, want) {
+				t.Errorf("message %d %q lacks %q", i, text, want)
+			}
+		}
+		if text := msgs.Eq(3).Text(); !strings.Contains(text, "call_1") {
+			t.Errorf("tool message %q does not name the call it answers", text)
+		}
+	})
+
+	t.Run("ReplyIsReassembledFromTheStream", func(t *testing.T) {
+		if got := strings.TrimSpace(doc.Find(byTestID("reply-content")).Text()); got != chatReply {
+			t.Errorf("reply-content %q, want %q", got, chatReply)
+		}
+		if doc.Find(byTestID("detail-sse")).Length() != 1 {
+			t.Error("streamed exchange without its raw stream section")
+		}
+	})
+
+	t.Run("AuthorizationHeaderIsMasked", func(t *testing.T) {
+		var got string
+		doc.Find(byTestID("detail-req-headers") + " tr").Each(func(_ int, s *goquery.Selection) {
+			if s.Find("th").Text() == "Authorization" {
+				got = s.Find("td").Text()
+			}
+		})
+		if want := "Bearer " + mask; got != want {
+			t.Errorf("Authorization shown as %q, want %q", got, want)
+		}
+	})
+
+	t.Run("CurlUsesMaskedKey", func(t *testing.T) {
+		curl := doc.Find("#curl-command").Text()
+		for _, want := range []string{
+			"curl -X POST 'http://proxy.test/v1/chat/completions'",
+			"-H 'Authorization: Bearer " + mask + "'",
+			"--data-raw '" + chatRequest + "'",
+		} {
+			if !strings.Contains(curl, want) {
+				t.Errorf("curl command lacks %q:\n%s", want, curl)
+			}
+		}
+		if strings.Contains(curl, aliceKey) {
+			t.Error("curl command holds the plaintext key")
+		}
+		if doc.Find(byTestID("copy-curl")).Length() != 1 {
+			t.Error("no copy-as-curl button")
+		}
+	})
+
+	t.Run("SummaryShowsStatusAndKeyMask", func(t *testing.T) {
+		if got := strings.TrimSpace(doc.Find(byTestID("detail-status")).Text()); got != "200" {
+			t.Errorf("detail-status %q, want 200", got)
+		}
+		if !strings.Contains(doc.Find(byTestID("detail-summary")).Text(), mask) {
+			t.Errorf("summary lacks the key mask %q", mask)
+		}
+	})
+}
+
+func TestDetailPageOfBinaryBody(t *testing.T) {
+	e := newSeededEnv(t)
+	w := e.get("/request/"+e.ids["alice-binary"], withCookie(e.login(aliceKey)))
+	wantStatus(t, w, http.StatusOK)
+	if body := page(t, w).Find("#req-body-raw").Text(); !strings.Contains(body, "\uFFFD") || !strings.Contains(body, "bin") {
+		t.Errorf("binary request body shown as %q, want text with U+FFFD replacements", body)
+	}
+}
+
+// checkInert fails if doc holds a script other than the app's own or any
+// image: then injected markup would have been parsed as markup.
+func checkInert(t *testing.T, doc *goquery.Document) {
+	t.Helper()
+	doc.Find("script").Each(func(_ int, s *goquery.Selection) {
+		if src, _ := s.Attr("src"); !strings.HasPrefix(src, "/assets/") || strings.TrimSpace(s.Text()) != "" {
+			t.Errorf("unexpected script element: src %q, text %q", src, s.Text())
+		}
+	})
+	if n := doc.Find("img").Length(); n != 0 {
+		t.Errorf("%d <img> elements, want none", n)
+	}
+	doc.Find("*").Each(func(_ int, s *goquery.Selection) {
+		if _, ok := s.Attr("onerror"); ok {
+			t.Errorf("<%s> has an onerror attribute", goquery.NodeName(s))
+		}
+	})
+}
+
+func TestEscaping(t *testing.T) {
+	e := newSeededEnv(t)
+	bob := e.login(bobKey)
+	admin := e.login(adminKey)
+	id := e.ids["bob-xss"]
+	payloads := []string{scriptPayload, replyPayload, imgPayload, pathPayload}
+
+	pages := []struct {
+		name   string
+		target string
+		c      *http.Cookie
+		opts   []reqOpt
+		want   []string // payloads the page must show as text
+	}{
+		{"Dashboard", "/", admin, nil, []string{imgPayload, pathPayload}},
+		{"DashboardFragment", "/", bob, []reqOpt{htmx()}, []string{imgPayload, pathPayload}},
+		{"DashboardSearchEcho", "/?search=" + url.QueryEscape(scriptPayload), bob, nil, []string{scriptPayload}},
+		{"Poll", "/partials/requests?v=stale", bob, nil, []string{imgPayload, pathPayload}},
+		{"Detail", "/request/" + id, bob, nil, payloads},
+		{"NotFound", "/" + url.PathEscape(scriptPayload), bob, nil, []string{scriptPayload}},
+	}
+	for _, tc := range pages {
+		t.Run(tc.name+"ShowsPayloadsAsText", func(t *testing.T) {
+			w := e.get(tc.target, append(tc.opts, withCookie(tc.c))...)
+			body := w.Body.String()
+			doc := page(t, w)
+			checkInert(t, doc)
+			text := doc.Text()
+			for _, p := range tc.want {
+				if !strings.Contains(body, html.EscapeString(p)) {
+					t.Errorf("HTML lacks the escaped form of %q", p)
+				}
+				if strings.Contains(body, p) {
+					t.Errorf("HTML holds %q unescaped", p)
+				}
+				if !strings.Contains(text, p) && !inAttr(doc, p) {
+					t.Errorf("page does not show %q as text", p)
+				}
+			}
+		})
+	}
+
+	t.Run("RowShowsModelAndPathVerbatim", func(t *testing.T) {
+		doc := page(t, e.get("/", withCookie(bob)))
+		row := doc.Find(byTestID("request-row") + `[data-id="` + id + `"]`)
+		if got := strings.TrimSpace(row.Find(".c-model").Text()); got != imgPayload {
+			t.Errorf("model cell %q, want %q", got, imgPayload)
+		}
+		if got := strings.TrimSpace(row.Find(byTestID("row-link")).Text()); got != pathPayload {
+			t.Errorf("path cell %q, want %q", got, pathPayload)
+		}
+		if got := row.Find(byTestID("row-link")).AttrOr("href", ""); got != "/request/"+id {
+			t.Errorf("row link %q, want /request/%s", got, id)
+		}
+	})
+
+	t.Run("DetailShowsMessageAndReplyVerbatim", func(t *testing.T) {
+		doc := page(t, e.get("/request/"+id, withCookie(bob)))
+		if got := strings.TrimSpace(doc.Find(byTestID("message") + " .msg-body").Text()); got != scriptPayload {
+			t.Errorf("message body %q, want %q", got, scriptPayload)
+		}
+		if got := strings.TrimSpace(doc.Find(byTestID("reply-content")).Text()); got != replyPayload {
+			t.Errorf("reply %q, want %q", got, replyPayload)
+		}
+	})
+}
+
+// inAttr reports whether some attribute of doc holds s (a form value
+// such as the search box).
+func inAttr(doc *goquery.Document, s string) bool {
+	found := false
+	doc.Find("*").EachWithBreak(func(_ int, sel *goquery.Selection) bool {
+		for _, a := range sel.Nodes[0].Attr {
+			if a.Val == s {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	e := newSeededEnv(t)
+	c := e.login(aliceKey)
+	pages := []struct {
+		name   string
+		method string
+		target string
+		opts   []reqOpt
+		status int
+	}{
+		{"Dashboard", "GET", "/", []reqOpt{withCookie(c)}, http.StatusOK},
+		{"DashboardFragment", "GET", "/", []reqOpt{withCookie(c), htmx()}, http.StatusOK},
+		{"Poll", "GET", "/partials/requests?v=stale", []reqOpt{withCookie(c)}, http.StatusOK},
+		{"Detail", "GET", "/request/" + e.ids["alice-chat"], []reqOpt{withCookie(c)}, http.StatusOK},
+		{"DetailNotFound", "GET", "/request/" + e.ids["bob-chat"], []reqOpt{withCookie(c)}, http.StatusNotFound},
+		{"LoginPage", "GET", "/login", nil, http.StatusOK},
+		{"LoginError", "POST", "/login", []reqOpt{withHeader("Content-Type", "application/x-www-form-urlencoded")}, http.StatusUnauthorized},
+		{"NotFound", "GET", "/no/such/page", nil, http.StatusNotFound},
+	}
+	for _, tc := range pages {
+		t.Run(tc.name, func(t *testing.T) {
+			w := e.do(tc.method, tc.target, nil, tc.opts...)
+			wantStatus(t, w, tc.status)
+			page(t, w) // an HTML page
+			csp := w.Header().Get("Content-Security-Policy")
+			for _, want := range []string{"script-src 'self'", "frame-ancestors 'none'"} {
+				if !strings.Contains(csp, want) {
+					t.Errorf("Content-Security-Policy %q lacks %q", csp, want)
+				}
+			}
+			if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
+				t.Errorf("Content-Security-Policy %q allows unsafe scripts", csp)
+			}
+			if got := w.Header().Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("X-Content-Type-Options %q, want nosniff", got)
+			}
+		})
+	}
+
+	t.Run("APIHasNosniff", func(t *testing.T) {
+		w := e.get("/api/requests", withCookie(c))
+		if w.Header().Get("X-Content-Type-Options") != "nosniff" || w.Header().Get("Cache-Control") != "no-store" {
+			t.Errorf("API headers %v, want nosniff and no-store", w.Header())
+		}
+	})
+}
+
+func TestFragmentOrPage(t *testing.T) {
+	e := newSeededEnv(t)
+	c := e.login(aliceKey)
+	tests := []struct {
+		name     string
+		opts     []reqOpt
+		wantPage bool
+	}{
+		{"PlainGetIsFullPage", nil, true},
+		{"HtmxGetIsFragment", []reqOpt{htmx()}, false},
+		{"HistoryRestoreIsFullPage", []reqOpt{htmx(), withHeader("HX-History-Restore-Request", "true")}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := e.get("/?search=chat", append(tc.opts, withCookie(c))...)
+			wantStatus(t, w, http.StatusOK)
+			if !strings.Contains(w.Header().Get("Vary"), "HX-Request") {
+				t.Errorf("Vary %q, want HX-Request", w.Header().Get("Vary"))
+			}
+			body := strings.ToLower(w.Body.String())
+			if isPage := strings.Contains(body, "<html"); isPage != tc.wantPage {
+				t.Errorf("full page: %v, want %v", isPage, tc.wantPage)
+			}
+			doc := page(t, w)
+			if got := e.rowNames(doc, "request-row"); !slices.Equal(got, []string{"alice-chat", "alice-500"}) {
+				t.Errorf("rows %v, want the filtered [alice-chat alice-500]", got)
+			}
+			if (doc.Find(byTestID("filter-form")).Length() == 1) != tc.wantPage {
+				t.Error("filter form present in a fragment or missing from the page")
+			}
+			stats := doc.Find(byTestID("stats"))
+			if stats.Length() != 1 {
+				t.Fatalf("%d stat sections, want 1", stats.Length())
+			}
+			if _, oob := stats.Attr("hx-swap-oob"); oob == tc.wantPage {
+				t.Errorf("stats hx-swap-oob present: %v; want it only in the fragment", oob)
+			}
+		})
+	}
+}
+
+func TestHealthzAssetsAndNotFound(t *testing.T) {
+	e := newEnv(t)
+	t.Run("Healthz", func(t *testing.T) {
+		w := e.get("/healthz")
+		wantStatus(t, w, http.StatusOK)
+		if strings.TrimSpace(w.Body.String()) != "ok" {
+			t.Errorf("body %q, want ok", w.Body)
+		}
+	})
+	assets := []struct{ path, wantType string }{
+		{"/assets/app.css", "text/css"},
+		{"/assets/app.js", "text/javascript"},
+		{"/assets/htmx.min.js", "text/javascript"},
+	}
+	for _, tc := range assets {
+		t.Run("Asset "+tc.path, func(t *testing.T) {
+			w := e.get(tc.path)
+			wantStatus(t, w, http.StatusOK)
+			if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, tc.wantType) {
+				t.Errorf("Content-Type %q, want %s", ct, tc.wantType)
+			}
+			if w.Body.Len() == 0 {
+				t.Error("empty asset")
+			}
+		})
+	}
+	t.Run("PageLinksItsAssets", func(t *testing.T) {
+		doc := page(t, e.get("/login"))
+		doc.Find(`script[src], link[rel="stylesheet"]`).Each(func(_ int, s *goquery.Selection) {
+			u := s.AttrOr("src", s.AttrOr("href", ""))
+			wantStatus(t, e.get(u), http.StatusOK)
+		})
+	})
+	for _, path := range []string{"/nope", "/assets/nope.css", "/api/nope", "/request/"} {
+		t.Run("NotFound "+path, func(t *testing.T) {
+			wantStatus(t, e.get(path), http.StatusNotFound)
+		})
+	}
+	t.Run("UnknownPathShowsNotFoundPage", func(t *testing.T) {
+		if page(t, e.get("/nope")).Find(byTestID("not-found")).Length() != 1 {
+			t.Error("no not-found page")
+		}
+	})
+}
