@@ -68,12 +68,6 @@ func TestBrowser(t *testing.T) {
 		act(b, "flush the console", chromedp.Evaluate[bool](`console.log(`+jsString(consoleFlush)+`), true`))
 		msgs := console.wait(t, tabCtx)
 		for _, m := range msgs {
-			// The pages link no icon, so Chromium's own /favicon.ico probe
-			// 404s; that is the browser's request, not the page's.
-			if m.Source == "network" && strings.HasSuffix(m.URL, "/favicon.ico") {
-				t.Logf("browser console (ignored): %s (%s)", m, m.URL)
-				continue
-			}
 			// Chromium words CSP violations "Refused to …" or "… violates the
 			// following Content Security Policy directive …", as errors.
 			if m.IsException() || m.Type == chromedp.ConsoleError || m.Source == "security" ||
