@@ -660,3 +660,33 @@ func TestBadConfigOneLine(t *testing.T) {
 		}
 	})
 }
+
+func TestRetryAfterHonoured(t *testing.T) {
+	_, base := startMockServer(t)
+	app := startApp(t, map[string]string{"OPENAI_API_BASE": base})
+	for _, tc := range []struct {
+		name, after string
+		attempts    int64
+		status      int
+	}{
+		{"Short", "1", 2, 200}, // waited for, then retried
+		{"Long", "60", 1, 503}, // passed to the client at once
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := app.do("POST", "/v1/chat/completions?case="+tc.name, strings.NewReader(`{"model":"mock/flaky","messages":[{"role":"user","content":"hi"}]}`),
+				map[string]string{"Authorization": "Bearer " + testKey, "X-Mock-Key": "after-" + tc.name, "X-Mock-Retry-After": tc.after})
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			r := app.one("url = ?", "/v1/chat/completions?case="+tc.name)
+			if r.Attempts != tc.attempts {
+				t.Errorf("attempts %d, want %d", r.Attempts, tc.attempts)
+			}
+			if tc.attempts == 2 && r.Duration < 1000 {
+				t.Errorf("duration %vms: Retry-After: 1 was not waited for", r.Duration)
+			}
+		})
+	}
+}

@@ -24,8 +24,8 @@ import (
 // Defaults for the zero values of Options.
 const (
 	DefaultQueueSize  = 4096
-	DefaultBatchSize  = 256
-	DefaultBatchDelay = 5 * time.Millisecond
+	DefaultBatchSize  = 512
+	DefaultBatchDelay = 20 * time.Millisecond
 	DefaultPruneEvery = 5 * time.Second
 	DefaultPruneBatch = 500
 )
