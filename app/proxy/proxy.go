@@ -107,7 +107,10 @@ func New(opts Options) *Proxy {
 		// text/event-stream and unknown lengths; -1 also covers upstreams
 		// that stream with another content type.
 		FlushInterval: -1,
-		ErrorLog:      slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
+		// Without a pool, ReverseProxy allocates a 32 KiB copy buffer per
+		// response: by far the largest allocation per request.
+		BufferPool: &bufferPool{},
+		ErrorLog:   slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
 	}
 	return p
 }
@@ -417,3 +420,17 @@ func (t *teeReader) Close() error {
 	}
 	return nil
 }
+
+// bufferPool recycles ReverseProxy's copy buffers.
+type bufferPool struct{ p sync.Pool }
+
+// Get returns a 32 KiB buffer.
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+// Put returns buf to the pool.
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
