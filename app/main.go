@@ -68,6 +68,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer webLn.Close()
 
 	var demoKeys []string
+	var demoAdmin string // printed with the banner: made up for this run
 	if cfg.Demo {
 		mockURL, stopMock, err := startMock(log)
 		if err != nil {
@@ -75,9 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		defer stopMock()
 		cfg.UpstreamBase = mockURL
-		if demoKeys, err = demoSetup(&cfg); err != nil {
-			return err
-		}
+		demoKeys, demoAdmin = demoSetup(&cfg)
 	}
 
 	tracker := live.New()
@@ -126,7 +125,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	errc := make(chan error, 2)
 	go func() { errc <- serve(proxySrv, proxyLn) }()
 	go func() { errc <- serve(webSrv, webLn) }()
-	printBanner(stdout, cfg, proxyLn.Addr(), webLn.Addr())
+	printBanner(stdout, cfg, proxyLn.Addr(), webLn.Addr(), demoAdmin)
 	log.Info("started", "proxy", proxyLn.Addr().String(), "dashboard", webLn.Addr().String(), "upstream", cfg.UpstreamBase.Redacted(), "data", cfg.DBPath())
 
 	if cfg.Demo {
@@ -143,13 +142,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// Stop accepting, let in-flight streams finish within the grace period,
 	// then cut what is left; every exchange still gets its record.
 	log.Info("shutting down", "grace", cfg.ShutdownGrace)
+	// The dashboard has only short requests; it stops alongside the proxy,
+	// on its own deadline, and before the store closes under it.
+	webDone := make(chan struct{})
+	go func() {
+		webCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if webSrv.Shutdown(webCtx) != nil {
+			webSrv.Close()
+		}
+		close(webDone)
+	}()
 	graceCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
 	if err := proxySrv.Shutdown(graceCtx); err != nil {
 		log.Warn("grace period over; closing open connections", "err", err)
+		px.CutOff()
 		proxySrv.Close()
 	}
-	webSrv.Shutdown(graceCtx)
+	<-webDone
 	px.Wait()
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("store: flush on shutdown: %w", err)
@@ -184,7 +195,9 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func printBanner(w io.Writer, cfg config.Config, proxyAddr, webAddr net.Addr) {
+// printBanner prints the seed's start-up banner. demoAdmin is the admin key
+// -demo made up, if any; a configured key is never printed.
+func printBanner(w io.Writer, cfg config.Config, proxyAddr, webAddr net.Addr, demoAdmin string) {
 	line := "============================================================"
 	mode := ""
 	if cfg.Demo {
@@ -192,9 +205,8 @@ func printBanner(w io.Writer, cfg config.Config, proxyAddr, webAddr net.Addr) {
 	}
 	fmt.Fprintf(w, "🚀 OpenRouter proxy%s\n%s\n📡 Proxy server: http://%s\n🌐 Web dashboard: http://%s\n",
 		mode, line, proxyAddr, webAddr)
-	if cfg.Demo {
-		// The demo's admin key is made up for this run and works offline only.
-		fmt.Fprintf(w, "🔑 Demo admin key (log in with it): %s\n", cfg.SuperAdminKeys[0])
+	if demoAdmin != "" {
+		fmt.Fprintf(w, "🔑 Demo admin key (log in with it): %s\n", demoAdmin)
 	}
 	fmt.Fprintln(w, line)
 }
@@ -249,21 +261,23 @@ func expireSessions(ctx context.Context, st *store.SQLite, log *slog.Logger) {
 	}
 }
 
-// demoSetup gives -demo an admin key (printed, since it is made up and
-// offline) and a few user keys for the demo traffic.
-func demoSetup(cfg *config.Config) ([]string, error) {
+// demoSetup gives -demo a few user keys for its traffic and, unless one is
+// configured, an admin key made up for this run, which it returns to be
+// printed.
+func demoSetup(cfg *config.Config) (userKeys []string, madeUpAdmin string) {
 	if len(cfg.SuperAdminKeys) == 0 {
-		cfg.SuperAdminKeys = []string{"sk-or-v1-demo-admin-" + randomHex(16)}
+		madeUpAdmin = "sk-or-v1-demo-admin-" + randomHex(16)
+		cfg.SuperAdminKeys = []string{madeUpAdmin}
 	}
 	if cfg.DefaultAPIKey == "" {
 		cfg.DefaultAPIKey = "sk-or-v1-demo-default-" + randomHex(16)
 	}
-	keys := []string{
+	userKeys = []string{
 		"sk-or-v1-demo-alice-" + randomHex(16),
 		"sk-or-v1-demo-bob-" + randomHex(16),
 		"", // anonymous: gets DEFAULT_APIKEY
 	}
-	return keys, nil
+	return userKeys, madeUpAdmin
 }
 
 func randomHex(n int) string {

@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -236,6 +237,20 @@ func TestUpstreamSees(t *testing.T) {
 		for _, k := range []string{"X-Forwarded-For", "X-Real-Ip", "Forwarded", "X-Forwarded-Host", "X-Forwarded-Proto"} {
 			if got, ok := h[k]; ok {
 				t.Errorf("upstream got %s: %q", k, got)
+			}
+		}
+	})
+
+	t.Run("OnlyDecodableEncodings", func(t *testing.T) {
+		for accept, want := range map[string]string{
+			"br, gzip;q=0.8, zstd": "gzip;q=0.8",
+			"gzip, deflate, br":    "gzip, deflate",
+			"br":                   "",
+		} {
+			h := headers(t, map[string]string{"Accept-Encoding": accept})
+			got := strings.Join(h["Accept-Encoding"], ",")
+			if got != want {
+				t.Errorf("client %q: upstream got %q, want %q", accept, got, want)
 			}
 		}
 	})
@@ -538,6 +553,11 @@ func TestParallelStreamsRecordedOnce(t *testing.T) {
 	for err := range errs {
 		t.Error(errorString(err))
 	}
+	// Shut down first, which flushes the writer: then the count is final,
+	// and a duplicate committed late cannot slip past.
+	if err := app.stop(); err != nil {
+		t.Fatal(err)
+	}
 	rs := app.rows(n, "body LIKE '%parallel-%'")
 	seen := map[string]int{}
 	for _, r := range rs {
@@ -600,8 +620,10 @@ func TestPlaintextKeyStoredNowhere(t *testing.T) {
 	if files == 0 {
 		t.Fatal("DATA_DIR is empty")
 	}
-	if logs := app.logs.String(); strings.Contains(logs, secret[9:40]) || strings.Contains(logs, defaultKey[9:40]) {
-		t.Error("a key appears in the logs")
+	for what, text := range map[string]string{"logs": app.logs.String(), "stdout": app.stdout.String()} {
+		if strings.Contains(text, secret[9:40]) || strings.Contains(text, defaultKey[9:40]) {
+			t.Errorf("a key appears in the %s", what)
+		}
 	}
 }
 
@@ -688,5 +710,81 @@ func TestRetryAfterHonoured(t *testing.T) {
 				t.Errorf("duration %vms: Retry-After: 1 was not waited for", r.Duration)
 			}
 		})
+	}
+}
+
+// TestNoRetryAfterSend: a connection that breaks after the request went out
+// is not retried, since the upstream may already be generating (and
+// billing) the answer.
+func TestNoRetryAfterSend(t *testing.T) {
+	var calls atomic.Int32
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		io.Copy(io.Discard, r.Body)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer upstream.Close()
+	app := startApp(t, map[string]string{"OPENAI_API_BASE": upstream.URL + "/api/v1", "RETRY_COUNT": "3"})
+	resp := app.do("POST", "/v1/chat/completions", strings.NewReader(`{"model":"m"}`), map[string]string{"Authorization": "Bearer " + testKey})
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 502 {
+		t.Fatalf("status %d, want 502", resp.StatusCode)
+	}
+	r := app.one("1=1")
+	if n := calls.Load(); n != 1 || r.Attempts != 1 || r.Outcome != "proxy_error" {
+		t.Errorf("upstream called %d times, attempts %d, outcome %q", n, r.Attempts, r.Outcome)
+	}
+}
+
+// TestEarlyAnswerToLargeBody: the upstream answers before reading a large
+// streamed body. The transport may still be sending when the exchange ends;
+// the record must be consistent (run with -race).
+func TestEarlyAnswerToLargeBody(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.CopyN(io.Discard, r.Body, 1<<20)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(413)
+		io.WriteString(w, `{"error":{"code":413,"message":"too large"}}`)
+	}))
+	defer upstream.Close()
+	app := startApp(t, map[string]string{"OPENAI_API_BASE": upstream.URL + "/api/v1", "RETRY_BODY_LIMIT": "1024", "LOG_LEVEL": "info"})
+	req, _ := http.NewRequest("POST", app.proxyURL+"/v1/upload", &patternReader{n: 20 << 20})
+	req.ContentLength = 20 << 20
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	r := app.one("path = '/upload'")
+	if r.Status != 413 || r.Outcome != "upstream_error" || len(r.Body) == 0 {
+		t.Errorf("status %d outcome %q stored %d bytes", r.Status, r.Outcome, len(r.Body))
+	}
+}
+
+// TestShutdownCutOff: a stream still running when SHUTDOWN_GRACE runs out is
+// cut, and its record blames the shutdown, not the client.
+func TestShutdownCutOff(t *testing.T) {
+	_, base := startMockServer(t)
+	app := startApp(t, map[string]string{"OPENAI_API_BASE": base, "SHUTDOWN_GRACE": "0.3"})
+	req, _ := http.NewRequest("POST", app.proxyURL+"/v1/chat/completions",
+		strings.NewReader(`{"model":"mock/slow","stream":true,"messages":[{"role":"user","content":"a long answer that will not finish in time"}]}`))
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	req.Header.Set("X-Mock-Delay-Ms", "2000")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	events := readEvents(resp.Body)
+	next(t, events)
+	if err := app.stop(); err != nil {
+		t.Fatalf("run returned %v", err)
+	}
+	r := app.one("1=1")
+	if r.Outcome != "proxy_error" || !strings.Contains(r.Error, "shutdown") {
+		t.Errorf("outcome %q error %q, want a shutdown cut-off", r.Outcome, r.Error)
 	}
 }

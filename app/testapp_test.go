@@ -32,6 +32,7 @@ type testApp struct {
 	cancel   context.CancelFunc
 	done     chan error
 	logs     *syncBuffer
+	stdout   *bannerWriter
 	stopped  bool
 }
 
@@ -96,6 +97,7 @@ func startApp(t *testing.T, env map[string]string, args ...string) *testApp {
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &testApp{t: t, dataDir: vars["DATA_DIR"], cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
 	out := &bannerWriter{ready: make(chan struct{})}
+	a.stdout = out
 	go func() { a.done <- run(ctx, args, func(k string) string { return vars[k] }, out, a.logs) }()
 	select {
 	case <-out.ready:

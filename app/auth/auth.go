@@ -111,13 +111,8 @@ func (a *Auth) identify(key string) (Identity, error) {
 		return Identity{}, ErrEmptyKey
 	}
 	fp := []byte(capture.Fingerprint(key))
-	id := Identity{KeyHash: string(fp), KeyMask: capture.Mask(key)}
-	for _, admin := range a.admins {
-		if subtle.ConstantTimeCompare(fp, admin) == 1 {
-			id.Admin = true
-		}
-	}
-	if !id.Admin && a.defaultFP != nil && subtle.ConstantTimeCompare(fp, a.defaultFP) == 1 {
+	id := Identity{KeyHash: string(fp), KeyMask: capture.Mask(key), Admin: a.isAdmin(fp)}
+	if !id.Admin && a.isDefault(fp) {
 		return Identity{}, ErrDefaultKey
 	}
 	return id, nil
@@ -204,7 +199,30 @@ func (a *Auth) Identify(r *http.Request) (Identity, error) {
 	if err != nil {
 		return Identity{}, fmt.Errorf("auth: read session: %w", err)
 	}
-	return Identity{KeyHash: s.KeyHash, KeyMask: s.KeyMask, Admin: s.Admin}, nil
+	// The role follows today's configuration, not the one at login: a key
+	// removed from SUPER_ADMIN_APIKEY loses its view of others' traffic at
+	// the next restart, and a key that became DEFAULT_APIKEY is out.
+	id := Identity{KeyHash: s.KeyHash, KeyMask: s.KeyMask, Admin: a.isAdmin([]byte(s.KeyHash))}
+	if !id.Admin && a.isDefault([]byte(s.KeyHash)) {
+		return Identity{}, ErrNotLoggedIn
+	}
+	return id, nil
+}
+
+// isAdmin compares a fingerprint with the admin keys' in constant time.
+func (a *Auth) isAdmin(fp []byte) bool {
+	admin := false
+	for _, k := range a.admins {
+		if subtle.ConstantTimeCompare(fp, k) == 1 {
+			admin = true
+		}
+	}
+	return admin
+}
+
+// isDefault reports whether a fingerprint is DEFAULT_APIKEY's.
+func (a *Auth) isDefault(fp []byte) bool {
+	return a.defaultFP != nil && subtle.ConstantTimeCompare(fp, a.defaultFP) == 1
 }
 
 // sessionID reads the session id from a validly signed cookie.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,15 +38,37 @@ func TestLoadSecret(t *testing.T) {
 func TestLimiter(t *testing.T) {
 	l := auth.NewLimiter(3, time.Hour)
 	for range 3 {
-		if ok, _ := l.Allowed("10.0.0.1:1234"); !ok {
+		if ok, _ := l.Take("10.0.0.1:1234"); !ok {
 			t.Fatal("refused before the limit")
 		}
-		l.Fail("10.0.0.1:1234")
 	}
-	if ok, wait := l.Allowed("10.0.0.1:9999"); ok || wait <= 0 {
+	if ok, wait := l.Take("10.0.0.1:9999"); ok || wait <= 0 {
 		t.Fatal("the limit must apply per address, whatever the port")
 	}
-	if ok, _ := l.Allowed("10.0.0.2:1"); !ok {
+	if ok, _ := l.Take("10.0.0.2:1"); !ok {
 		t.Fatal("another address was refused")
+	}
+	l.Refund("10.0.0.2:1")
+	for range 3 {
+		if ok, _ := l.Take("10.0.0.2:1"); !ok {
+			t.Fatal("a refunded success must not count")
+		}
+	}
+}
+
+func TestLimiterParallel(t *testing.T) {
+	l := auth.NewLimiter(10, time.Hour)
+	var allowed atomic.Int64
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Go(func() {
+			if ok, _ := l.Take("10.0.0.9:1"); ok {
+				allowed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if allowed.Load() != 10 {
+		t.Fatalf("%d parallel attempts got through, want 10", allowed.Load())
 	}
 }

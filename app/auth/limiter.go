@@ -6,10 +6,10 @@ import (
 	"time"
 )
 
-// Limiter counts failed logins per client address and refuses more than
-// Max within Window, so keys cannot be guessed at speed. A success does not
-// reset the count: anyone who can reach the proxy can make a key "known",
-// so a successful login proves nothing about the other attempts.
+// Limiter counts login attempts per client address and refuses more than
+// Max failures within Window, so keys cannot be guessed at speed. A success
+// refunds only its own attempt: anyone who can reach the proxy can make a
+// key "known", so a successful login proves nothing about the others.
 type Limiter struct {
 	Max    int
 	Window time.Duration
@@ -37,23 +37,10 @@ func host(addr string) string {
 	return addr
 }
 
-// Allowed reports whether addr may try to log in now, and if not, how long
-// it must wait.
-func (l *Limiter) Allowed(addr string) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	w := l.fails[host(addr)]
-	if w == nil {
-		return true, 0
-	}
-	if left := w.start.Add(l.Window).Sub(l.now()); left > 0 && w.n >= l.Max {
-		return false, left
-	}
-	return true, 0
-}
-
-// Fail records a failed login from addr.
-func (l *Limiter) Fail(addr string) {
+// Take counts one login attempt from addr and reports whether it may go
+// ahead, and if not, how long to wait. Counting before the attempt, in one
+// step, means parallel attempts cannot all slip under the limit.
+func (l *Limiter) Take(addr string) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -63,6 +50,9 @@ func (l *Limiter) Fail(addr string) {
 		w = &window{start: now}
 		l.fails[h] = w
 	}
+	if w.n >= l.Max {
+		return false, w.start.Add(l.Window).Sub(now)
+	}
 	w.n++
 	// Forget stale windows now and then, so the map stays small.
 	if len(l.fails) > 10000 {
@@ -71,5 +61,16 @@ func (l *Limiter) Fail(addr string) {
 				delete(l.fails, k)
 			}
 		}
+	}
+	return true, 0
+}
+
+// Refund gives back the attempt of a login that succeeded, so that people
+// who log in often are not limited; earlier failures still count.
+func (l *Limiter) Refund(addr string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w := l.fails[host(addr)]; w != nil && w.n > 0 {
+		w.n--
 	}
 }

@@ -24,8 +24,10 @@ func (r *Record) Analyze() {
 
 	secret := r.APIKey
 	if secret != "" {
-		r.KeyHash = Fingerprint(secret)
-		r.KeyMask = Mask(secret)
+		if r.KeyHash == "" { // the live tracker may have done it already
+			r.KeyHash = Fingerprint(secret)
+			r.KeyMask = Mask(secret)
+		}
 		r.APIKey = ""
 	}
 

@@ -61,7 +61,7 @@ type Record struct {
 	// Derived fields, set by Analyze.
 
 	Analyzed         bool
-	KeyHash          string // hex SHA-256 of APIKey; empty when no key was sent
+	KeyHash          string // hex SHA-256 of APIKey, "" when none; the live tracker may set it first
 	KeyMask          string // display form such as "sk-or-v1…a1b2"
 	ReqHeaderJSON    string // redacted request headers as a JSON object
 	RespHeaderJSON   string // redacted response headers as a JSON object

@@ -25,22 +25,21 @@ type Config struct {
 
 	UpstreamBase *url.URL // OPENAI_API_BASE: where every path is forwarded
 
-	DefaultAPIKey   string   // DEFAULT_APIKEY: injected into keyless requests; "" = none
-	SuperAdminKeys  []string // SUPER_ADMIN_APIKEY: comma-separated admin keys
-	MaxHistory      int      // MAX_REQUESTS_HISTORY: newest records kept; 0 = unlimited
-	PageSize        int      // PAGE_SIZE: dashboard rows per page
-	RequestTimeout  time.Duration
-	DataDir         string // DATA_DIR: holds proxy_requests.db
-	BodyLimit       int    // BODY_CAPTURE_LIMIT: bytes of each body kept in the record
-	RetryCount      int    // RETRY_COUNT: extra upstream attempts before the first byte
-	RetryBodyLimit  int    // RETRY_BODY_LIMIT: larger request bodies stream through without retry
-	ShutdownGrace   time.Duration
-	LogLevel        slog.Level
-	LogFormat       string // "text" or "json"
-	SessionSecret   string // SESSION_SECRET: dashboard cookie key; generated into DATA_DIR when empty
-	CookieSecure    bool   // COOKIE_SECURE: mark the session cookie Secure (behind HTTPS)
-	Demo            bool   // -demo: run the in-process mock upstream and demo traffic
-	DemoUpstreamURL string // set by main in demo mode; not configurable
+	DefaultAPIKey  string   // DEFAULT_APIKEY: injected into keyless requests; "" = none
+	SuperAdminKeys []string // SUPER_ADMIN_APIKEY: comma-separated admin keys
+	MaxHistory     int      // MAX_REQUESTS_HISTORY: newest records kept; 0 = unlimited
+	PageSize       int      // PAGE_SIZE: dashboard rows per page
+	RequestTimeout time.Duration
+	DataDir        string // DATA_DIR: holds proxy_requests.db
+	BodyLimit      int    // BODY_CAPTURE_LIMIT: bytes of each body kept in the record
+	RetryCount     int    // RETRY_COUNT: extra upstream attempts before the first byte
+	RetryBodyLimit int    // RETRY_BODY_LIMIT: larger request bodies stream through without retry
+	ShutdownGrace  time.Duration
+	LogLevel       slog.Level
+	LogFormat      string // "text" or "json"
+	SessionSecret  string // SESSION_SECRET: dashboard cookie key; generated into DATA_DIR when empty
+	CookieSecure   bool   // COOKIE_SECURE: mark the session cookie Secure (behind HTTPS)
+	Demo           bool   // -demo: run the in-process mock upstream and demo traffic
 }
 
 // DBPath is the SQLite file inside DataDir.
@@ -125,13 +124,11 @@ func FlagName(env string) string { return strings.ReplaceAll(strings.ToLower(env
 func Load(getenv func(string) string, args []string, out io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("openrouter-proxy", flag.ContinueOnError)
 	fs.SetOutput(out)
-	values := make([]*string, len(settings))
+	// Flags show the built-in defaults, never the environment's values:
+	// usage text ends up in logs, and the environment holds keys.
+	flags := make([]*string, len(settings))
 	for i, s := range settings {
-		v := s.def
-		if e := getenv(s.env); e != "" {
-			v = e
-		}
-		values[i] = fs.String(FlagName(s.env), v, s.usage+" ($"+s.env+")")
+		flags[i] = fs.String(FlagName(s.env), s.def, s.usage+" ($"+s.env+")")
 	}
 	var c Config
 	fs.BoolVar(&c.Demo, "demo", false, "offline demo: start the mock upstream in-process and send demo traffic")
@@ -141,9 +138,15 @@ func Load(getenv func(string) string, args []string, out io.Writer) (Config, err
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	for i, s := range settings {
-		if err := s.set(&c, *values[i]); err != nil {
-			return Config{}, fmt.Errorf("config: %s=%q: %v", s.env, *values[i], err)
+		v := *flags[i]
+		if e := getenv(s.env); e != "" && !given[FlagName(s.env)] {
+			v = e
+		}
+		if err := s.set(&c, v); err != nil {
+			return Config{}, fmt.Errorf("config: %s=%q: %v", s.env, v, err)
 		}
 	}
 	return c, nil

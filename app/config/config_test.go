@@ -72,3 +72,15 @@ func TestBadValues(t *testing.T) {
 		})
 	}
 }
+
+func TestUsageNeverShowsEnvironment(t *testing.T) {
+	const secret = "sk-or-v1-this-must-not-be-printed-0123456789"
+	var out strings.Builder
+	_, err := config.Load(env(map[string]string{"DEFAULT_APIKEY": secret, "SUPER_ADMIN_APIKEY": secret}), []string{"-h"}, &out)
+	if err == nil || !strings.Contains(out.String(), "-default-apikey") {
+		t.Fatalf("err %v; usage %q", err, out.String())
+	}
+	if strings.Contains(out.String(), secret) {
+		t.Fatal("usage text shows a key from the environment")
+	}
+}

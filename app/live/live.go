@@ -43,10 +43,12 @@ func (t *Tracker) Version() string { return strconv.FormatUint(t.version.Load(),
 // Begin notes an exchange that has started. It runs on the proxy's hot path
 // once per request, so it does only a map insert and a fingerprint.
 func (t *Tracker) Begin(rec *capture.Record) {
-	p := &Pending{ID: rec.ID, Start: rec.Start, Method: rec.Method, Path: rec.Path, Model: peekModel(rec.ReqBody.Head)}
-	if rec.APIKey != "" {
-		p.KeyHash, p.KeyMask = capture.Fingerprint(rec.APIKey), capture.Mask(rec.APIKey)
+	if rec.APIKey != "" && rec.KeyHash == "" {
+		// Set on the record, so Analyze does not hash the key again.
+		rec.KeyHash, rec.KeyMask = capture.Fingerprint(rec.APIKey), capture.Mask(rec.APIKey)
 	}
+	p := &Pending{ID: rec.ID, Start: rec.Start, Method: rec.Method, Path: rec.Path, Model: peekModel(rec.ReqBody.Head),
+		KeyHash: rec.KeyHash, KeyMask: rec.KeyMask}
 	t.mu.Lock()
 	t.pending[rec.ID] = p
 	t.mu.Unlock()

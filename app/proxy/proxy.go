@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -56,18 +57,19 @@ type Proxy struct {
 	rp       *httputil.ReverseProxy
 	log      *slog.Logger
 	inflight sync.WaitGroup
+	cutoff   atomic.Bool
 }
 
 // exchange is the per-request state shared by the ReverseProxy hooks,
 // reached through the request context.
 type exchange struct {
-	rec        *capture.Record
-	body       []byte // the buffered request body when it can be replayed
-	injectKey  bool
-	attempts   int
-	upstream   *teeBody
-	deadline   context.Context // the exchange's context, to tell a timeout from a client that left
-	errHandled bool
+	rec       *capture.Record
+	body      []byte // the buffered request body when it can be replayed
+	injectKey bool
+	attempts  int
+	upstream  *teeBody
+	deadline  context.Context // the exchange's context, to tell a timeout from a client that left
+	reqTee    *teeReader      // set when the request body streams through
 }
 
 type ctxKey struct{}
@@ -114,6 +116,11 @@ func New(opts Options) *Proxy {
 	}
 	return p
 }
+
+// CutOff tells the proxy that the server is about to close the connections
+// that outlived the shutdown grace period, so that their records blame the
+// shutdown rather than the client.
+func (p *Proxy) CutOff() { p.cutoff.Store(true) }
 
 // Wait blocks until every exchange that has started has been handed to the
 // Recorder. main calls it after the servers have shut down.
@@ -212,10 +219,11 @@ func (p *Proxy) prepareBody(r *http.Request, ex *exchange) error {
 	limit := int64(p.opts.RetryBodyLimit)
 	if r.ContentLength > limit {
 		ex.rec.ReqBody.Head = make([]byte, 0, ex.rec.ReqBody.Limit)
-		r.Body = &teeReader{r: r.Body, body: &ex.rec.ReqBody}
+		ex.reqTee = &teeReader{r: r.Body, body: &ex.rec.ReqBody}
+		r.Body = ex.reqTee
 		return nil
 	}
-	if r.ContentLength >= 0 {
+	if r.ContentLength >= 0 && r.ContentLength <= smallBody {
 		// The usual case: a known, small length, read in one allocation.
 		buf := make([]byte, r.ContentLength)
 		if _, err := io.ReadFull(r.Body, buf); err != nil {
@@ -229,8 +237,9 @@ func (p *Proxy) prepareBody(r *http.Request, ex *exchange) error {
 		p.buffered(r, ex, buf)
 		return nil
 	}
-	// Unknown length (chunked): read fixed-size pieces until the limit, so
-	// that a huge body costs at most the limit before it streams on.
+	// A larger or unknown length: read fixed-size pieces as they arrive, so
+	// a client cannot make the proxy allocate by declaring a length, and a
+	// huge chunked body costs at most the limit before it streams on.
 	const piece = 64 << 10
 	var pieces [][]byte
 	var total int64
@@ -239,6 +248,9 @@ func (p *Proxy) prepareBody(r *http.Request, ex *exchange) error {
 		n, err := io.ReadFull(r.Body, b)
 		pieces, total = append(pieces, b[:n]), total+int64(n)
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			if r.ContentLength >= 0 && total != r.ContentLength {
+				return io.ErrUnexpectedEOF
+			}
 			p.buffered(r, ex, bytes.Join(pieces, nil))
 			return nil
 		}
@@ -252,9 +264,13 @@ func (p *Proxy) prepareBody(r *http.Request, ex *exchange) error {
 		ex.rec.ReqBody.Write(b)
 		readers = append(readers, bytes.NewReader(b))
 	}
-	r.Body = &teeReader{r: io.MultiReader(append(readers, r.Body)...), body: &ex.rec.ReqBody, skip: total, closer: r.Body}
+	ex.reqTee = &teeReader{r: io.MultiReader(append(readers, r.Body)...), body: &ex.rec.ReqBody, skip: total, closer: r.Body}
+	r.Body = ex.reqTee
 	return nil
 }
+
+// smallBody is the largest declared request length read in one allocation.
+const smallBody = 256 << 10
 
 // buffered keeps a whole request body for replay. The buffer is ours, so the
 // record shares it instead of copying.
@@ -283,6 +299,9 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	if ex.injectKey {
 		pr.Out.Header.Set("Authorization", "Bearer "+p.opts.DefaultKey)
 	}
+	if ae := pr.In.Header.Get("Accept-Encoding"); ae != "" {
+		narrowEncoding(pr.Out.Header, ae)
+	}
 	if ex.body != nil {
 		body := ex.body
 		pr.Out.Body = io.NopCloser(bytes.NewReader(body))
@@ -297,6 +316,10 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	rec.TTFB = time.Since(rec.Start)
 	rec.Status = resp.StatusCode
 	rec.RespHeader = resp.Header
+	if resp.ContentLength > 0 {
+		// One allocation of the right size instead of append's doublings.
+		rec.RespBody.Head = make([]byte, 0, min(resp.ContentLength, int64(rec.RespBody.Limit)))
+	}
 	ex.upstream = &teeBody{rc: resp.Body, rec: rec}
 	resp.Body = ex.upstream
 	return nil
@@ -306,7 +329,6 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 // was unreachable, or the exchange timed out or was cancelled first.
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	ex := r.Context().Value(ctxKey{}).(*exchange)
-	ex.errHandled = true
 	rec := ex.rec
 	switch {
 	case errors.Is(ex.deadline.Err(), context.DeadlineExceeded) && !clientGone(ex):
@@ -351,6 +373,14 @@ func (p *Proxy) finish(ex *exchange, r *http.Request) {
 			rec.ProxyErr = "upstream connection lost: " + t.err.Error()
 		}
 	}
+	if rec.Cancelled && p.cutoff.Load() {
+		// The server closed the connection, not the client.
+		rec.Cancelled = false
+		rec.ProxyErr = "cut off at shutdown: still running when SHUTDOWN_GRACE ran out"
+	}
+	if ex.reqTee != nil {
+		ex.reqTee.seal()
+	}
 	if p.log.Enabled(context.Background(), slog.LevelDebug) {
 		p.log.Debug("exchange", "id", rec.ID, "method", rec.Method, "path", rec.Path,
 			"status", rec.Status, "attempts", rec.Attempts, "duration", rec.Duration,
@@ -390,25 +420,42 @@ func (t *teeBody) Read(p []byte) (int, error) {
 func (t *teeBody) Close() error { return t.rc.Close() }
 
 // teeReader copies a streamed request body into the record as it is sent,
-// skipping the first skip bytes, which were recorded already.
+// skipping the first skip bytes, which were recorded already. The
+// transport may still be reading the body after the exchange has ended (an
+// upstream can answer before reading it all), so finish seals the tee
+// before handing the record on, and later reads are passed on unrecorded.
 type teeReader struct {
 	r      io.Reader
 	body   *capture.Body
 	skip   int64
 	closer io.Closer
+
+	mu     sync.Mutex
+	sealed bool
 }
 
 func (t *teeReader) Read(p []byte) (int, error) {
 	n, err := t.r.Read(p)
 	if n > 0 {
 		b := p[:n]
-		if t.skip > 0 {
-			s := min(t.skip, int64(n))
-			b, t.skip = b[s:], t.skip-s
+		t.mu.Lock()
+		if !t.sealed {
+			if t.skip > 0 {
+				s := min(t.skip, int64(n))
+				b, t.skip = b[s:], t.skip-s
+			}
+			t.body.Write(b)
 		}
-		t.body.Write(b)
+		t.mu.Unlock()
 	}
 	return n, err
+}
+
+// seal stops recording; after it returns the record's body is not touched.
+func (t *teeReader) seal() {
+	t.mu.Lock()
+	t.sealed = true
+	t.mu.Unlock()
 }
 
 func (t *teeReader) Close() error {
@@ -419,6 +466,26 @@ func (t *teeReader) Close() error {
 		return t.closer.Close()
 	}
 	return nil
+}
+
+// narrowEncoding offers the upstream only the compressions the record can
+// decode (gzip, deflate) among those the client accepts. A brotli or zstd
+// answer would pass through fine but be stored undecodable: no model, no
+// usage, no cost, nothing to search.
+func narrowEncoding(h http.Header, accept string) {
+	var keep []string
+	for part := range strings.SplitSeq(accept, ",") {
+		coding, _, _ := strings.Cut(part, ";")
+		switch strings.ToLower(strings.TrimSpace(coding)) {
+		case "gzip", "x-gzip", "deflate", "identity":
+			keep = append(keep, strings.TrimSpace(part))
+		}
+	}
+	if len(keep) == 0 {
+		h.Del("Accept-Encoding")
+		return
+	}
+	h.Set("Accept-Encoding", strings.Join(keep, ", "))
 }
 
 // bufferPool recycles ReverseProxy's copy buffers.

@@ -1,9 +1,11 @@
 package proxy
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -28,6 +30,7 @@ type retryTransport struct {
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ex, _ := req.Context().Value(ctxKey{}).(*exchange)
+	orig := req
 	for attempt := 1; ; attempt++ {
 		if ex != nil {
 			ex.attempts = attempt
@@ -59,8 +62,11 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, req.Context().Err()
 		case <-timer.C:
 		}
-		if req.GetBody != nil {
-			body, gerr := req.GetBody()
+		// A fresh request each time: the last attempt's may still be read
+		// by the transport that sent it.
+		req = orig.Clone(orig.Context())
+		if orig.GetBody != nil {
+			body, gerr := orig.GetBody()
 			if gerr != nil {
 				return nil, gerr
 			}
@@ -76,7 +82,10 @@ func retryable(req *http.Request, resp *http.Response, err error) bool {
 		return false
 	}
 	if err != nil {
-		return req.Context().Err() == nil
+		// Only when the request surely never reached the upstream: a POST
+		// that did and broke off may have been generated, and billed,
+		// already.
+		return req.Context().Err() == nil && notSent(err)
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
@@ -110,4 +119,15 @@ func parseRetryAfter(v string) (time.Duration, bool) {
 		return max(time.Until(t), 0), true
 	}
 	return 0, false
+}
+
+// notSent reports whether err means the request never left: the connection
+// could not be made, or the host not found.
+func notSent(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // visibleWhere returns the condition that keeps the records v may see. It
@@ -96,6 +97,70 @@ func filterWhere(f Filter) (string, []any, error) {
 		return "", nil, fmt.Errorf("%w: negative limit or offset", ErrInvalid)
 	}
 	return strings.Join(where, " AND "), args, nil
+}
+
+// Matches reports whether a row not yet stored, such as an exchange still in
+// flight, passes f. It mirrors filterWhere, so that such a row shows exactly
+// where its stored record will: visibility first, failing closed (an admin
+// sees every row, anyone else only rows of their own key, and a non-admin
+// without a key sees nothing), then KeyHash, Model (exact), Method (ignoring
+// ASCII case, as COLLATE NOCASE does) and From (inclusive) and To
+// (exclusive), compared at the microsecond precision timestamps are stored
+// at. Limit and Offset are ignored.
+//
+// A row not yet stored has only some of a record's fields, so three
+// conditions differ from the query's:
+//   - Search looks only in path, model and method, as a literal substring
+//     ignoring ASCII case, as LIKE does;
+//   - any Status matches nothing, since the row has no outcome yet (an
+//     unknown Status, which List rejects, matches nothing too);
+//   - non-nil IDs match nothing: they name stored records found elsewhere
+//     (a search index), which a row not yet stored cannot be among.
+func (f Filter) Matches(keyHash, method, model, path string, start time.Time) bool {
+	switch {
+	case f.Viewer.Admin:
+	case f.Viewer.KeyHash == "" || keyHash != f.Viewer.KeyHash:
+		return false
+	}
+	if f.KeyHash != "" && keyHash != f.KeyHash {
+		return false
+	}
+	if f.Status != "" || f.IDs != nil {
+		return false
+	}
+	if f.Model != "" && model != f.Model {
+		return false
+	}
+	if f.Method != "" && asciiLower(method) != asciiLower(f.Method) {
+		return false
+	}
+	// Stored timestamps are formatted at microsecond precision, which
+	// truncates; compare what the query would compare.
+	t := start.Truncate(time.Microsecond)
+	if !f.From.IsZero() && t.Before(f.From.Truncate(time.Microsecond)) {
+		return false
+	}
+	if !f.To.IsZero() && !t.Before(f.To.Truncate(time.Microsecond)) {
+		return false
+	}
+	if f.Search != "" {
+		needle := asciiLower(f.Search)
+		return strings.Contains(asciiLower(path), needle) || strings.Contains(asciiLower(model), needle) ||
+			strings.Contains(asciiLower(method), needle)
+	}
+	return true
+}
+
+// asciiLower lowers only ASCII letters, as SQLite's LIKE and NOCASE fold
+// only those: "Ä" and "ä" stay different, as they do in the query.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
 }
 
 // likeEscaper escapes LIKE's wildcards and its escape character, for

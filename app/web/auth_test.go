@@ -336,3 +336,22 @@ func TestSessionWorksBehindBasicAuth(t *testing.T) {
 		wantJSONError(t, e.get("/api/requests", withCookie(c), withBearer(unknownKey)), http.StatusUnauthorized)
 	})
 }
+
+func TestBearerGuessingIsLimited(t *testing.T) {
+	e := newSeededEnv(t)
+	from := withRemote("192.0.2.50:4000")
+	for i := range 10 {
+		w := e.get("/api/stats", withBearer("sk-or-v1-guess-"+strconv.Itoa(i)), from)
+		wantJSONError(t, w, http.StatusUnauthorized)
+	}
+	w := e.get("/api/stats", withBearer(aliceKey), from)
+	wantJSONError(t, w, http.StatusTooManyRequests)
+	if w.Header().Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	// Successful calls refund their attempt: a busy API client is never limited.
+	other := withRemote("192.0.2.51:4000")
+	for range 30 {
+		wantStatus(t, e.get("/api/stats", withBearer(aliceKey), other), http.StatusOK)
+	}
+}

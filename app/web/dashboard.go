@@ -1,14 +1,14 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/openrouter-proxy/openrouter-proxy/app/auth"
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/live"
-	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/views"
 )
 
@@ -22,16 +22,23 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, false)
 		return
 	}
-	table, stats, err := s.tableAndStats(r, q, s.Live.Version())
+	if r.Header.Get("HX-Request") != "" && r.Header.Get("HX-History-Restore-Request") == "" {
+		u, err := s.liveUpdate(r, id, q)
+		if err != nil {
+			s.fail(w, r, err, false)
+			return
+		}
+		render(w, r, http.StatusOK, views.LiveUpdate(u.table, u.stats))
+		return
+	}
+	// Full pages are loaded far less often than tables are polled, so they
+	// read the store directly and show what is there now.
+	u, err := s.computeUpdate(r.Context(), id, q)
 	if err != nil {
 		s.fail(w, r, err, false)
 		return
 	}
-	if r.Header.Get("HX-Request") != "" && r.Header.Get("HX-History-Restore-Request") == "" {
-		render(w, r, http.StatusOK, views.LiveUpdate(table, stats))
-		return
-	}
-	m := views.Dashboard{Page: s.page(r, "Requests"), Stats: stats, Filter: q.view, Table: table}
+	m := views.Dashboard{Page: s.page(r, "Requests"), Stats: u.stats, Filter: q.view, Table: u.table}
 	v := id.Viewer()
 	if m.Models, err = s.Store.Models(r.Context(), v); err != nil {
 		s.fail(w, r, err, false)
@@ -56,43 +63,60 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 
 // handlePoll answers the table's poll. It costs no query when nothing has
 // changed since the version the table was rendered at: 204, which htmx
-// leaves alone, so many open dashboards do not load the server.
+// leaves alone. Otherwise the update comes from the live cache, so many
+// open dashboards do not load the server even when every request changes
+// the version.
 func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
-	version := s.Live.Version()
-	if r.URL.Query().Get("v") == version {
+	if r.URL.Query().Get("v") == s.Live.Version() {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	q, err := s.parseQuery(r.URL.Query(), identity(r))
+	id := identity(r)
+	q, err := s.parseQuery(r.URL.Query(), id)
 	if err != nil {
 		s.fail(w, r, err, false)
 		return
 	}
-	table, stats, err := s.tableAndStats(r, q, version)
+	u, err := s.liveUpdate(r, id, q)
 	if err != nil {
 		s.fail(w, r, err, false)
 		return
 	}
-	render(w, r, http.StatusOK, views.LiveUpdate(table, stats))
+	render(w, r, http.StatusOK, views.LiveUpdate(u.table, u.stats))
 }
 
-// tableAndStats is what a live update shows: the table and the stat cards
-// for q. The version is read before the queries, so a change during them
-// leads to one more update rather than a missed one.
-func (s *Server) tableAndStats(r *http.Request, q query, version string) (views.Table, views.Stats, error) {
-	table, err := s.table(r, q, version)
-	if err != nil {
-		return table, views.Stats{}, err
+// liveUpdate returns the table and stat cards for q as a live update shows
+// them: computed at most once per minRefresh for each viewer and view, and
+// shared by the polls that ask meanwhile.
+func (s *Server) liveUpdate(r *http.Request, id auth.Identity, q query) (liveUpdate, error) {
+	key := liveKey{viewer: id.Viewer(), query: q.encode(), page: q.page, pageSize: q.pageSize}
+	// Other polls may wait for this computation, so it must not stop when
+	// this poll's client goes away.
+	ctx := context.WithoutCancel(r.Context())
+	return s.updates.get(r.Context(), key, s.clock(), func() (liveUpdate, error) {
+		return s.computeUpdate(ctx, id, q)
+	})
+}
+
+// computeUpdate queries the table and the stat cards for q. The version is
+// read before the queries, so a change during them leads to one more
+// update rather than a missed one.
+func (s *Server) computeUpdate(ctx context.Context, id auth.Identity, q query) (liveUpdate, error) {
+	u := liveUpdate{version: s.Live.Version()}
+	var err error
+	if u.table, err = s.table(ctx, id, q, u.version); err != nil {
+		return liveUpdate{}, err
 	}
-	stats, err := s.stats(r, q)
-	return table, stats, err
+	if u.stats, err = s.stats(ctx, q); err != nil {
+		return liveUpdate{}, err
+	}
+	return u, nil
 }
 
 // table builds the request table for q: exchanges in flight first (on the
 // first page), then stored records newest first.
-func (s *Server) table(r *http.Request, q query, version string) (views.Table, error) {
-	id := identity(r)
-	recs, total, err := s.Store.List(r.Context(), q.filter)
+func (s *Server) table(ctx context.Context, id auth.Identity, q query, version string) (views.Table, error) {
+	recs, total, err := s.Store.List(ctx, q.filter)
 	if err != nil {
 		return views.Table{}, err
 	}
@@ -110,7 +134,11 @@ func (s *Server) table(r *http.Request, q query, version string) (views.Table, e
 	}
 	t.PollURL = poll + "v=" + version
 	if q.page == 1 {
-		for _, p := range s.Live.Pending(func(p *live.Pending) bool { return pendingVisible(p, q.filter) }) {
+		// The store's filter decides which exchanges in flight show, so a
+		// row shows in the same views before and after it is stored.
+		for _, p := range s.Live.Pending(func(p *live.Pending) bool {
+			return q.filter.Matches(p.KeyHash, p.Method, p.Model, p.Path, p.Start)
+		}) {
 			t.Rows = append(t.Rows, pendingRow(p, id.Admin))
 		}
 	}
@@ -120,31 +148,8 @@ func (s *Server) table(r *http.Request, q query, version string) (views.Table, e
 	return t, nil
 }
 
-// pendingVisible applies the visibility rule and the simple filters to an
-// exchange in flight, the same way the store query does to records.
-func pendingVisible(p *live.Pending, f store.Filter) bool {
-	if !f.Viewer.Admin && (f.Viewer.KeyHash == "" || p.KeyHash != f.Viewer.KeyHash) {
-		return false
-	}
-	if f.KeyHash != "" && p.KeyHash != f.KeyHash {
-		return false
-	}
-	if f.Status != "" || (f.Model != "" && f.Model != p.Model) || (f.Method != "" && !strings.EqualFold(f.Method, p.Method)) {
-		return false
-	}
-	if (!f.From.IsZero() && p.Start.Before(f.From)) || (!f.To.IsZero() && p.Start.After(f.To)) {
-		return false
-	}
-	if f.Search != "" {
-		needle := strings.ToLower(f.Search)
-		return strings.Contains(strings.ToLower(p.Path), needle) || strings.Contains(strings.ToLower(p.Model), needle) ||
-			strings.Contains(strings.ToLower(p.Method), needle)
-	}
-	return true
-}
-
-func (s *Server) stats(r *http.Request, q query) (views.Stats, error) {
-	st, err := s.Store.Stats(r.Context(), q.filter, time.Now())
+func (s *Server) stats(ctx context.Context, q query) (views.Stats, error) {
+	st, err := s.Store.Stats(ctx, q.filter, s.clock())
 	if err != nil {
 		return views.Stats{}, err
 	}

@@ -28,6 +28,9 @@ type query struct {
 	filter   store.Filter
 	page     int
 	pageSize int
+	// defaultSize is the page size used when the URL names none; encode
+	// leaves page_size out when it is this.
+	defaultSize int
 }
 
 // timeLayouts are accepted for from/to: what <input type=datetime-local>
@@ -68,7 +71,8 @@ func (s *Server) parseQuery(q url.Values, id auth.Identity) (query, error) {
 	if out.page, err = positive("page", q.Get("page"), 1); err != nil {
 		return out, err
 	}
-	if out.pageSize, err = positive("page_size", q.Get("page_size"), s.PageSize); err != nil {
+	out.defaultSize = min(s.PageSize, maxPageSize)
+	if out.pageSize, err = positive("page_size", q.Get("page_size"), out.defaultSize); err != nil {
 		return out, err
 	}
 	out.pageSize = min(out.pageSize, maxPageSize)
@@ -102,7 +106,9 @@ func (s *Server) parseQuery(q url.Values, id auth.Identity) (query, error) {
 }
 
 // encode returns the filter as a query string without the page, in a fixed
-// order, for page links, the poll URL and shareable views.
+// order, for page links, the poll URL and shareable views. It keeps
+// page_size unless it is the default, so that paging and polling a view
+// with another page size do not fall back to PAGE_SIZE.
 func (q query) encode() string {
 	vals := url.Values{}
 	for _, kv := range [][2]string{
@@ -112,6 +118,9 @@ func (q query) encode() string {
 		if kv[1] != "" {
 			vals.Set(kv[0], kv[1])
 		}
+	}
+	if q.pageSize != q.defaultSize {
+		vals.Set("page_size", strconv.Itoa(q.pageSize))
 	}
 	return vals.Encode()
 }

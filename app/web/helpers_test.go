@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,6 +58,7 @@ type env struct {
 	st      *store.SQLite
 	live    *live.Tracker
 	now     time.Time
+	clock   *clock // the dashboard's clock, starting at now
 	ids     map[string]string // seed name → record id
 	names   map[string]string // record id → seed name
 }
@@ -69,8 +71,27 @@ func (k knownKeys) HasKey(ctx context.Context, keyHash string) (bool, error) {
 	return id != "", err
 }
 
-// newEnv returns an empty dashboard.
-func newEnv(t *testing.T) *env {
+// clock is the dashboard's clock in tests: it stands still until advanced.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// newEnv returns an empty dashboard. Each of opts may adjust the server
+// before it starts serving, such as wrap its Store.
+func newEnv(t *testing.T, opts ...func(*web.Server)) *env {
 	t.Helper()
 	tracker := live.New()
 	log := slog.New(slog.DiscardHandler)
@@ -99,16 +120,26 @@ func newEnv(t *testing.T) *env {
 		ProxyURL: proxyURL,
 		Log:      log,
 	}
+	now := time.Now()
+	c := &clock{t: now}
+	web.SetClock(srv, c.Now)
+	for _, o := range opts {
+		o(srv)
+	}
 	return &env{
-		t: t, handler: srv.Handler(), st: st, live: tracker, now: time.Now(),
+		t: t, handler: srv.Handler(), st: st, live: tracker, now: now, clock: c,
 		ids: map[string]string{}, names: map[string]string{},
 	}
 }
 
+// nextRefresh lets the live cache's interval pass, so that the next live
+// update shows what is stored now.
+func (e *env) nextRefresh() { e.clock.Advance(web.MinRefresh) }
+
 // newSeededEnv returns a dashboard holding the fixture exchanges.
-func newSeededEnv(t *testing.T) *env {
+func newSeededEnv(t *testing.T, opts ...func(*web.Server)) *env {
 	t.Helper()
-	e := newEnv(t)
+	e := newEnv(t, opts...)
 	e.seed(fixture()...)
 	return e
 }

@@ -151,6 +151,9 @@ func TestPendingExchanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.flush()
+	// Live updates computed before the commit may be served for up to
+	// MinRefresh.
+	e.nextRefresh()
 
 	t.Run("CommitChangesTheVersion", func(t *testing.T) {
 		if e.live.Version() == afterBegin {

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/a-h/templ"
 
@@ -41,7 +44,20 @@ func identity(r *http.Request) auth.Identity {
 // refuse when there is none.
 func (s *Server) authenticated(h http.HandlerFunc, refuse http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A Bearer key is a login attempt: wrong ones count against the
+		// same per-address limit as the login form.
+		bearer := len(r.Header.Get("Authorization")) > 7 && strings.EqualFold(r.Header.Get("Authorization")[:7], "bearer ")
+		if bearer {
+			if ok, wait := s.Limiter.Take(r.RemoteAddr); !ok {
+				w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+				writeJSONError(w, http.StatusTooManyRequests, "rate_limited", "too many failed logins from your address; try again later")
+				return
+			}
+		}
 		id, err := s.Auth.Identify(r)
+		if bearer && !errors.Is(err, auth.ErrNotLoggedIn) {
+			s.Limiter.Refund(r.RemoteAddr)
+		}
 		switch {
 		case errors.Is(err, auth.ErrNotLoggedIn):
 			refuse(w, r)

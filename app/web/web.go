@@ -34,6 +34,17 @@ type Server struct {
 	ProxyURL string // the proxy's base URL, for copy-as-curl
 	Demo     bool
 	Log      *slog.Logger
+
+	now     func() time.Time // the clock; nil means time.Now
+	updates liveCache        // live updates, shared by the polls of one view
+}
+
+// clock returns the current time.
+func (s *Server) clock() time.Time {
+	if s.now != nil {
+		return s.now()
+	}
+	return time.Now()
 }
 
 // maxPageSize bounds page_size on the API, so one call cannot ask for the

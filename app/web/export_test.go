@@ -1,0 +1,10 @@
+package web
+
+import "time"
+
+// SetClock makes s read the time from now, so tests can let the live
+// cache's interval pass without sleeping.
+func SetClock(s *Server, now func() time.Time) { s.now = now }
+
+// MinRefresh exposes minRefresh.
+const MinRefresh = minRefresh
