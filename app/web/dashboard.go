@@ -23,7 +23,7 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Header.Get("HX-Request") != "" && r.Header.Get("HX-History-Restore-Request") == "" {
-		u, err := s.liveUpdate(r, id, q)
+		u, err := s.cachedUpdate(r, id, q)
 		if err != nil {
 			s.fail(w, r, err, false)
 			return
@@ -77,7 +77,7 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, false)
 		return
 	}
-	u, err := s.liveUpdate(r, id, q)
+	u, err := s.cachedUpdate(r, id, q)
 	if err != nil {
 		s.fail(w, r, err, false)
 		return
@@ -85,10 +85,10 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
 	render(w, r, http.StatusOK, views.LiveUpdate(u.table, u.stats))
 }
 
-// liveUpdate returns the table and stat cards for q as a live update shows
+// cachedUpdate returns the table and stat cards for q as a live update shows
 // them: computed at most once per minRefresh for each viewer and view, and
 // shared by the polls that ask meanwhile.
-func (s *Server) liveUpdate(r *http.Request, id auth.Identity, q query) (liveUpdate, error) {
+func (s *Server) cachedUpdate(r *http.Request, id auth.Identity, q query) (liveUpdate, error) {
 	key := liveKey{viewer: id.Viewer(), query: q.encode(), page: q.page, pageSize: q.pageSize}
 	// Other polls may wait for this computation, so it must not stop when
 	// this poll's client goes away.

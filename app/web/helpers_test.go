@@ -58,7 +58,7 @@ type env struct {
 	st      *store.SQLite
 	live    *live.Tracker
 	now     time.Time
-	clock   *clock // the dashboard's clock, starting at now
+	clock   *clock            // the dashboard's clock, starting at now
 	ids     map[string]string // seed name → record id
 	names   map[string]string // record id → seed name
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/google/uuid"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
@@ -42,10 +43,45 @@ func TestPoll(t *testing.T) {
 
 	t.Run("PollURLKeepsTheFilter", func(t *testing.T) {
 		u := e.pollURL(t, users["alice"], "search=embeddings&status=success&page=2&page_size=1")
-		for _, want := range []string{"search=embeddings", "status=success", "page=2"} {
+		for _, want := range []string{"search=embeddings", "status=success", "page=2", "page_size=1"} {
 			if !strings.Contains(u, want) {
 				t.Errorf("poll URL %q lacks %q", u, want)
 			}
+		}
+	})
+
+	// alice has three successful exchanges: page 2 of 3 at one a page.
+	t.Run("PageSizeSurvivesPollsAndPageLinks", func(t *testing.T) {
+		const query = "status=success&page=2&page_size=1"
+		u := e.pollURL(t, users["alice"], query)
+		w := e.get(strings.Replace(u, "v="+e.live.Version(), "v=stale", 1), withCookie(users["alice"]), htmx())
+		wantStatus(t, w, http.StatusOK)
+		for name, doc := range map[string]*goquery.Document{
+			"page":   page(t, e.get("/?"+query, withCookie(users["alice"]))),
+			"poll":   page(t, w),
+			"htmx /": page(t, e.get("/?"+query, withCookie(users["alice"]), htmx())),
+		} {
+			if got, ok := doc.Find(byTestID("requests")).Attr("hx-get"); !ok || !strings.Contains(got, "page_size=1") || !strings.Contains(got, "page=2") {
+				t.Errorf("%s: table polls %q, want page=2 and page_size=1", name, got)
+			}
+			if got := e.rowNames(doc, "request-row"); !slices.Equal(got, []string{"alice-models"}) {
+				t.Errorf("%s: rows %v, want [alice-models]", name, got)
+			}
+			for rel, want := range map[string]string{"prev": "page=1", "next": "page=3"} {
+				link := doc.Find(byTestID("page-" + rel))
+				for _, attr := range []string{"href", "hx-get"} {
+					if got := link.AttrOr(attr, ""); !strings.Contains(got, "page_size=1") || !strings.Contains(got, want) {
+						t.Errorf("%s: %s link %s %q, want %s and page_size=1", name, rel, attr, got, want)
+					}
+				}
+			}
+		}
+	})
+
+	t.Run("DefaultPageSizeLeftOut", func(t *testing.T) {
+		// The test server's PAGE_SIZE is 50.
+		if u := e.pollURL(t, users["alice"], "page_size=50"); strings.Contains(u, "page_size") {
+			t.Errorf("poll URL %q names the default page size", u)
 		}
 	})
 
