@@ -17,13 +17,5 @@ CREATE TABLE sessions (
 
 CREATE INDEX sessions_expires_at ON sessions (expires_at);
 
--- settings holds small values the application generates once and must keep
--- across restarts, such as the secret that signs session cookies.
-CREATE TABLE settings (
-    name  TEXT PRIMARY KEY NOT NULL,
-    value BLOB NOT NULL
-);
-
 -- +goose Down
-DROP TABLE settings;
 DROP TABLE sessions;

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -83,7 +84,7 @@ func (r *Record) Analyze() {
 	}
 
 	r.Model = a.model
-	r.GenerationID = cmpOr(genHeader, a.genID)
+	r.GenerationID = cmp.Or(genHeader, a.genID)
 	r.Content = a.content.String()
 	r.Reasoning = a.reasoning.String()
 	r.ToolCallsJSON = a.tools.json()
@@ -130,9 +131,9 @@ func (r *Record) outcome(a *analysis) (Outcome, string) {
 	}
 	switch {
 	case r.Cancelled:
-		return OutcomeCancelled, cmpOr(specific, "client cancelled the request")
+		return OutcomeCancelled, cmp.Or(specific, "client cancelled the request")
 	case r.TimedOut:
-		return OutcomeTimeout, cmpOr(r.ProxyErr, "upstream timed out")
+		return OutcomeTimeout, cmp.Or(r.ProxyErr, "upstream timed out")
 	case r.ProxyErr != "":
 		return OutcomeProxyError, r.ProxyErr
 	case r.Status >= 400:
@@ -143,7 +144,7 @@ func (r *Record) outcome(a *analysis) (Outcome, string) {
 		case a.streamErr != nil:
 			msg = a.streamErr.Message
 		}
-		return OutcomeUpstreamError, cmpOr(msg, statusText(r.Status))
+		return OutcomeUpstreamError, cmp.Or(msg, statusText(r.Status))
 	case a.streamErr != nil:
 		return OutcomeStreamError, specific
 	case a.bodyErr != nil:

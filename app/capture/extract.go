@@ -128,7 +128,7 @@ func (a *analysis) typedEvent(ev *event, tail bool) (output bool) {
 	case "response.output_item.added", "response.output_item.done":
 		if it := ev.Item; it != nil && it.Type == "function_call" && !tail {
 			c := a.tools.at(indexOr(ev.OutputIndex, 0))
-			c.set(cmpOr(it.CallID, it.ID), "function", it.Name)
+			c.set(cmp.Or(it.CallID, it.ID), "function", it.Name)
 			if ev.Type == "response.output_item.done" && c.args.Len() == 0 {
 				c.args.WriteString(string(it.Arguments))
 			}
@@ -260,7 +260,7 @@ func (a *analysis) whole(ev *event) {
 			}
 		case "function_call":
 			c := a.tools.at(i)
-			c.set(cmpOr(it.CallID, it.ID), "function", it.Name)
+			c.set(cmp.Or(it.CallID, it.ID), "function", it.Name)
 			c.args.WriteString(string(it.Arguments))
 		}
 	}
@@ -337,12 +337,12 @@ func firstChoice(cs []choice) *choice {
 // so one without an index is placed by its position.
 func (a *analysis) addMessage(m *message, whole bool) bool {
 	a.content.WriteString(string(m.Content))
-	reasoning := cmpOr(string(m.Reasoning), string(m.ReasoningContent))
+	reasoning := cmp.Or(string(m.Reasoning), string(m.ReasoningContent))
 	if reasoning == "" {
 		// OpenRouter repeats reasoning in reasoning_details; read those
 		// only when the plain field is missing, or the text would double.
 		for _, d := range m.ReasoningDetails {
-			reasoning += cmpOr(d.Text, d.Summary)
+			reasoning += cmp.Or(d.Text, d.Summary)
 		}
 	}
 	a.reasoning.WriteString(reasoning)
@@ -362,14 +362,6 @@ func indexOr(p *int, def int) int {
 		return def
 	}
 	return *p
-}
-
-// cmpOr returns the first non-empty string.
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // usageSum merges the usage objects of an answer. Anthropic streams split
@@ -464,9 +456,9 @@ type toolCall struct {
 // set fills the identity fields that are still empty: the first piece
 // names the call and later pieces repeat, or leave out, the same values.
 func (c *toolCall) set(id, typ, name string) {
-	c.id = cmpOr(c.id, id)
-	c.typ = cmpOr(c.typ, typ)
-	c.name = cmpOr(c.name, name)
+	c.id = cmp.Or(c.id, id)
+	c.typ = cmp.Or(c.typ, typ)
+	c.name = cmp.Or(c.name, name)
 }
 
 // toolCalls joins tool-call pieces by index.
@@ -545,7 +537,7 @@ func (t *toolCalls) json() string {
 	out := make([]wireToolCall, len(calls))
 	for i, c := range calls {
 		out[i].ID = c.id
-		out[i].Type = cmpOr(c.typ, "function")
+		out[i].Type = cmp.Or(c.typ, "function")
 		out[i].Function.Name = c.name
 		out[i].Function.Arguments = c.args.String()
 	}

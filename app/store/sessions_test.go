@@ -177,9 +177,6 @@ func TestSessions(t *testing.T) {
 		if err := s.CreateSession(ctx, want); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.SetSettingIfAbsent(ctx, "secret", []byte("first")); err != nil {
-			t.Fatal(err)
-		}
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -191,61 +188,6 @@ func TestSessions(t *testing.T) {
 		}
 		if !sessionsEqual(got, want) {
 			t.Errorf("GetSession = %+v, want %+v", got, want)
-		}
-		if v, err := s.Setting(ctx, "secret"); err != nil || string(v) != "first" {
-			t.Errorf("Setting = %q, %v; want first", v, err)
-		}
-	})
-}
-
-func TestSettings(t *testing.T) {
-	ctx := context.Background()
-
-	t.Run("FirstValueWins", func(t *testing.T) {
-		s := MustOpenTemp(t, store.Options{})
-		if _, err := s.Setting(ctx, "secret"); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("Setting of an unset name = %v, want ErrNotFound", err)
-		}
-		first := []byte{0, 1, 2, 0xff}
-		if got, err := s.SetSettingIfAbsent(ctx, "secret", first); err != nil || string(got) != string(first) {
-			t.Fatalf("first SetSettingIfAbsent = %x, %v; want %x", got, err, first)
-		}
-		if got, err := s.SetSettingIfAbsent(ctx, "secret", []byte("second")); err != nil || string(got) != string(first) {
-			t.Fatalf("second SetSettingIfAbsent = %x, %v; want the first value %x", got, err, first)
-		}
-		if got, err := s.Setting(ctx, "secret"); err != nil || string(got) != string(first) {
-			t.Fatalf("Setting = %x, %v; want %x", got, err, first)
-		}
-		if got, err := s.SetSettingIfAbsent(ctx, "empty", nil); err != nil || len(got) != 0 {
-			t.Fatalf("SetSettingIfAbsent(nil) = %x, %v; want empty", got, err)
-		}
-		if _, err := s.Setting(ctx, "empty"); err != nil {
-			t.Fatalf("Setting of an empty value = %v", err)
-		}
-	})
-
-	t.Run("Race", func(t *testing.T) {
-		s := MustOpenTemp(t, store.Options{})
-		const racers = 20
-		got := make([]string, racers)
-		var wg sync.WaitGroup
-		for i := range racers {
-			wg.Go(func() {
-				v, err := s.SetSettingIfAbsent(ctx, "secret", []byte(fmt.Sprint("value-", i)))
-				if err != nil {
-					t.Error(err)
-				}
-				got[i] = string(v)
-			})
-		}
-		wg.Wait()
-		for i := range got {
-			if got[i] != got[0] || got[i] == "" {
-				t.Fatalf("racers got different values: %q", got)
-			}
-		}
-		if v, err := s.Setting(ctx, "secret"); err != nil || string(v) != got[0] {
-			t.Fatalf("Setting = %q, %v; want %q", v, err, got[0])
 		}
 	})
 }

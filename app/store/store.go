@@ -92,16 +92,6 @@ type Store interface {
 	// returns how many it deleted.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
 
-	// Setting returns the value stored under name, or an error wrapping
-	// ErrNotFound.
-	Setting(ctx context.Context, name string) ([]byte, error)
-
-	// SetSettingIfAbsent stores value under name unless a value is stored
-	// there already, and returns the stored value: value itself, or the
-	// one that was there first. Processes racing to initialise a setting
-	// all end up with the same value.
-	SetSettingIfAbsent(ctx context.Context, name string, value []byte) ([]byte, error)
-
 	// Close stops accepting records, writes everything queued and releases
 	// the store. It is safe to call more than once.
 	Close() error

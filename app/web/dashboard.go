@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"strconv"
@@ -170,7 +171,7 @@ func recordRow(rec *capture.Record, admin bool) views.Row {
 	iso, text := timeTexts(rec.Start)
 	row := views.Row{
 		ID: rec.ID, TimeISO: iso, TimeText: text, Method: rec.Method, Path: rec.Path,
-		Model: firstNonEmpty(rec.Model, rec.ModelRequested), Status: rec.Status, Outcome: string(rec.Outcome),
+		Model: cmp.Or(rec.Model, rec.ModelRequested), Status: rec.Status, Outcome: string(rec.Outcome),
 		DurationMs: ms(rec.Duration), TTFTMs: ms(rec.TTFT), Tokens: rec.TotalTokens, Cost: rec.Cost,
 		Stream: rec.Stream, Error: rec.Error,
 	}
@@ -190,13 +191,4 @@ func pendingRow(p live.Pending, admin bool) views.Row {
 		row.KeyMask = p.KeyMask
 	}
 	return row
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
