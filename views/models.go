@@ -75,6 +75,9 @@ type Table struct {
 	// QueryString is the current filter without page, to build page links
 	// as "/?"+QueryString+"&page=N".
 	QueryString string
+	// Filtered is true when a filter narrows the table (page size aside),
+	// so an empty table says "no match" rather than "no requests yet".
+	Filtered bool
 }
 
 // Dashboard is the main page.

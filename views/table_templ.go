@@ -61,7 +61,7 @@ func RequestTable(t Table) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if t.QueryString != "" {
+			if t.Filtered {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<p class=\"empty-title\">No requests match these filters.</p><p class=\"muted\"><a href=\"/\">Clear the filters</a> to see all traffic.</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err

@@ -123,7 +123,7 @@ func (s *Server) table(ctx context.Context, id auth.Identity, q query, version s
 	}
 	qs := q.encode()
 	t := views.Table{
-		Page: q.page, Total: total, Admin: id.Admin, QueryString: qs,
+		Page: q.page, Total: total, Admin: id.Admin, QueryString: qs, Filtered: filtered(q.view),
 		TotalPages: max(1, int((total+int64(q.pageSize)-1)/int64(q.pageSize))),
 	}
 	poll := "/partials/requests?"

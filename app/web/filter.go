@@ -124,3 +124,8 @@ func (q query) encode() string {
 	}
 	return vals.Encode()
 }
+
+// filtered reports whether f narrows the records shown.
+func filtered(f views.Filter) bool {
+	return f.Search != "" || f.Status != "" || f.Model != "" || f.Method != "" || f.From != "" || f.To != "" || f.Key != ""
+}

@@ -443,3 +443,20 @@ func TestHealthzAssetsAndNotFound(t *testing.T) {
 		}
 	})
 }
+
+func TestEmptyStates(t *testing.T) {
+	e := newEnv(t)
+	cookie := e.login(adminKey)
+	for target, want := range map[string]string{
+		"/":                       "No requests yet.",
+		"/?page_size=5":           "No requests yet.",
+		"/?search=nothing-at-all": "No requests match these filters.",
+		"/?status=5xx":            "No requests match these filters.",
+	} {
+		w := e.get(target, withCookie(cookie))
+		wantStatus(t, w, http.StatusOK)
+		if got := page(t, w).Find(byTestID("empty-state") + " .empty-title").Text(); got != want {
+			t.Errorf("%s: empty state %q, want %q", target, got, want)
+		}
+	}
+}
