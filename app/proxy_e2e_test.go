@@ -344,15 +344,7 @@ func TestClientCancelStopsUpstream(t *testing.T) {
 	app := startApp(t, map[string]string{"OPENAI_API_BASE": base})
 
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "POST", app.proxyURL+"/v1/chat/completions",
-		strings.NewReader(`{"model":"mock/slow","stream":true,"messages":[{"role":"user","content":"please cancel me soon"}]}`))
-	req.Header.Set("Authorization", "Bearer "+testKey)
-	req.Header.Set("X-Mock-Delay-Ms", "300")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	events := readEvents(resp.Body)
+	events := slowStream(t, ctx, app.proxyURL, "please cancel me soon", 300)
 	next(t, events) // processing comment
 	next(t, events) // role chunk
 	if ev := next(t, events); !strings.Contains(ev, "content") {
@@ -630,24 +622,11 @@ func TestPlaintextKeyStoredNowhere(t *testing.T) {
 func TestGracefulShutdownFinishesStream(t *testing.T) {
 	_, base := startMockServer(t)
 	app := startApp(t, map[string]string{"OPENAI_API_BASE": base})
-	req, _ := http.NewRequest("POST", app.proxyURL+"/v1/chat/completions",
-		strings.NewReader(`{"model":"mock/slow","stream":true,"messages":[{"role":"user","content":"finish me during shutdown"}]}`))
-	req.Header.Set("Authorization", "Bearer "+testKey)
-	req.Header.Set("X-Mock-Delay-Ms", "50")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	events := readEvents(resp.Body)
+	events := slowStream(t, context.Background(), app.proxyURL, "finish me during shutdown", 50)
 	next(t, events)
 	stopped := make(chan error, 1)
 	go func() { stopped <- app.stop() }()
-	var last string
-	for ev := range events {
-		last = ev
-	}
-	resp.Body.Close()
-	if last != "data: [DONE]\n" {
+	if last := drain(events); last != "data: [DONE]\n" {
 		t.Fatalf("stream cut during shutdown; last event %q", last)
 	}
 	if err := <-stopped; err != nil {
@@ -769,16 +748,7 @@ func TestEarlyAnswerToLargeBody(t *testing.T) {
 func TestShutdownCutOff(t *testing.T) {
 	_, base := startMockServer(t)
 	app := startApp(t, map[string]string{"OPENAI_API_BASE": base, "SHUTDOWN_GRACE": "0.3"})
-	req, _ := http.NewRequest("POST", app.proxyURL+"/v1/chat/completions",
-		strings.NewReader(`{"model":"mock/slow","stream":true,"messages":[{"role":"user","content":"a long answer that will not finish in time"}]}`))
-	req.Header.Set("Authorization", "Bearer "+testKey)
-	req.Header.Set("X-Mock-Delay-Ms", "2000")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	events := readEvents(resp.Body)
+	events := slowStream(t, context.Background(), app.proxyURL, "a long answer that will not finish in time", 2000)
 	next(t, events)
 	if err := app.stop(); err != nil {
 		t.Fatalf("run returned %v", err)

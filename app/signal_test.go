@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,25 +55,12 @@ func TestSIGTERMBinary(t *testing.T) {
 		t.Fatal("no banner")
 	}
 
-	req, _ := http.NewRequestWithContext(context.Background(), "POST", url+"/v1/chat/completions",
-		strings.NewReader(`{"model":"mock/slow","stream":true,"messages":[{"role":"user","content":"survive the signal"}]}`))
-	req.Header.Set("Authorization", "Bearer "+testKey)
-	req.Header.Set("X-Mock-Delay-Ms", "50")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	events := readEvents(resp.Body)
+	events := slowStream(t, context.Background(), url, "survive the signal", 50)
 	next(t, events)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	var last string
-	for ev := range events {
-		last = ev
-	}
-	resp.Body.Close()
-	if last != "data: [DONE]\n" {
+	if last := drain(events); last != "data: [DONE]\n" {
 		t.Errorf("stream cut by SIGTERM; last event %q", last)
 	}
 	if err := cmd.Wait(); err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -278,3 +279,30 @@ func errorString(err error) string {
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+// slowStream starts a streamed chat completion through the proxy at
+// proxyURL, with the mock pausing delayMs between events, and returns the
+// events as they arrive. The response body is closed at the end of the test
+// or when ctx ends.
+func slowStream(t *testing.T, ctx context.Context, proxyURL, prompt string, delayMs int) <-chan string {
+	t.Helper()
+	body := `{"model":"mock/slow","stream":true,"messages":[{"role":"user","content":"` + prompt + `"}]}`
+	req, _ := http.NewRequestWithContext(ctx, "POST", proxyURL+"/v1/chat/completions", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	req.Header.Set("X-Mock-Delay-Ms", strconv.Itoa(delayMs))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return readEvents(resp.Body)
+}
+
+// drain reads events to the end of the stream and returns the last one.
+func drain(events <-chan string) string {
+	var last string
+	for ev := range events {
+		last = ev
+	}
+	return last
+}
