@@ -111,7 +111,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Store: st,
 		Auth: auth.New(auth.Options{
 			AdminKeys: cfg.SuperAdminKeys, DefaultKey: cfg.DefaultAPIKey, Secret: secret,
-			CookieSecure: cfg.CookieSecure, Sessions: st, Known: knownKeys{st},
+			CookieSecure: cfg.CookieSecure, Sessions: st, Known: st,
 		}),
 		Limiter:  auth.NewLimiter(10, 15*time.Minute),
 		Live:     tracker,
@@ -234,15 +234,6 @@ func runMock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	fmt.Fprintf(stdout, "🧪 Mock OpenRouter upstream: http://%s/api/v1\n", *addr)
 	return mockupstream.Serve(ctx, *addr, log)
-}
-
-// knownKeys tells the login whether the proxy has seen a key.
-type knownKeys struct{ st *store.SQLite }
-
-// HasKey reports whether any record carries the key fingerprint.
-func (k knownKeys) HasKey(ctx context.Context, keyHash string) (bool, error) {
-	id, err := k.st.LastID(ctx, store.Viewer{KeyHash: keyHash})
-	return id != "", err
 }
 
 // expireSessions deletes expired dashboard sessions once an hour.

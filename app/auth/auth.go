@@ -181,7 +181,7 @@ func (a *Auth) Identify(r *http.Request) (Identity, error) {
 	// Only a Bearer credential is ours: a reverse proxy's Basic auth in
 	// front of the dashboard sends its own Authorization header with every
 	// browser request, and the session cookie must still count then.
-	if scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+	if key, ok := capture.BearerToken(r.Header.Get("Authorization")); ok {
 		id, err := a.CheckKey(r.Context(), key)
 		if errors.Is(err, ErrEmptyKey) || errors.Is(err, ErrDefaultKey) || errors.Is(err, ErrUnknownKey) {
 			return Identity{}, ErrNotLoggedIn

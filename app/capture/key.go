@@ -3,6 +3,7 @@ package capture
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 )
 
 // ellipsis marks the hidden part of a masked secret.
@@ -30,4 +31,15 @@ func Mask(key string) string {
 	default:
 		return ellipsis
 	}
+}
+
+// BearerToken returns the token of an `Authorization: Bearer <token>` header
+// value, and whether the value uses the Bearer scheme at all. The proxy,
+// the dashboard login and the API all read keys this one way.
+func BearerToken(authorization string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(authorization), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
 }

@@ -152,3 +152,23 @@ func flatten(h http.Header) []string {
 	}
 	return out
 }
+
+func TestBearerToken(t *testing.T) {
+	for in, want := range map[string]string{
+		"Bearer sk-1":      "sk-1",
+		"bearer  sk-2 ":    "sk-2",
+		" BEARER sk-3":     "sk-3",
+		"Basic dXNlcjpwdw": "!",
+		"sk-4":             "!",
+		"":                 "!",
+	} {
+		got, ok := capture.BearerToken(in)
+		if want == "!" {
+			if ok {
+				t.Errorf("%q: read as Bearer %q", in, got)
+			}
+		} else if !ok || got != want {
+			t.Errorf("%q: %q %v, want %q", in, got, ok, want)
+		}
+	}
+}

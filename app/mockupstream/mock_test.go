@@ -1065,17 +1065,25 @@ func TestServe(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	// A hanging request must not hold up shutdown: request contexts end
-	// with Serve's.
+	// A long-running request must not hold up shutdown: request contexts
+	// end with Serve's. A slow stream with a minute between events is
+	// certainly in its handler once its first bytes have arrived; were
+	// shutdown to wait for it, Serve would time out and return an error.
+	req, _ := http.NewRequest("POST", base+"/chat/completions", strings.NewReader(chatBody("mock/slow", "x", true, "")))
+	req.Header.Set("X-Mock-Delay-Ms", "60000")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
+		t.Fatalf("no first event: %v", err)
+	}
 	hung := make(chan struct{})
 	go func() {
 		defer close(hung)
-		resp, err := http.Post(base+"/chat/completions", "application/json", strings.NewReader(chatBody("mock/hang", "x", false, "")))
-		if err == nil {
-			resp.Body.Close()
-		}
+		io.Copy(io.Discard, resp.Body)
 	}()
-	time.Sleep(50 * time.Millisecond) // let the hang request arrive
 	cancel()
 	select {
 	case err := <-errc:

@@ -179,7 +179,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.Cancelled = r.Context().Err() != nil
 		rec.Status = http.StatusBadRequest
 		writeError(w, rec.Status, "invalid_request_error", "could not read the request body")
-		p.finish(ex, r)
+		p.finish(ex)
 		return
 	}
 
@@ -190,7 +190,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// ReverseProxy panics with http.ErrAbortHandler when a stream breaks
 		// off mid-way (golang/go#23643); the record must still be written.
 		v := recover()
-		p.finish(ex, r)
+		p.finish(ex)
 		if v != nil {
 			panic(v)
 		}
@@ -201,8 +201,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // requestKey returns the API key a request carries, or "".
 func requestKey(h http.Header) string {
 	if a := h.Get("Authorization"); a != "" {
-		if scheme, token, ok := strings.Cut(a, " "); ok && strings.EqualFold(scheme, "Bearer") {
-			return strings.TrimSpace(token)
+		if token, ok := capture.BearerToken(a); ok {
+			return token
 		}
 		return a
 	}
@@ -331,7 +331,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	ex := r.Context().Value(ctxKey{}).(*exchange)
 	rec := ex.rec
 	switch {
-	case errors.Is(ex.deadline.Err(), context.DeadlineExceeded) && !clientGone(ex):
+	case ex.timedOut():
 		rec.TimedOut = true
 		rec.Status = http.StatusGatewayTimeout
 		rec.ProxyErr = "upstream did not answer within " + p.opts.Timeout.String()
@@ -348,21 +348,21 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	}
 }
 
-// clientGone reports whether the exchange's context ended because the client
-// left rather than because the timeout fired.
-func clientGone(ex *exchange) bool {
-	return errors.Is(context.Cause(ex.deadline), context.Canceled)
+// timedOut reports whether the exchange's context ended because
+// REQUEST_TIMEOUT fired, rather than because the client left.
+func (ex *exchange) timedOut() bool {
+	return errors.Is(context.Cause(ex.deadline), context.DeadlineExceeded)
 }
 
 // finish completes the record and hands it to the Recorder.
-func (p *Proxy) finish(ex *exchange, r *http.Request) {
+func (p *Proxy) finish(ex *exchange) {
 	rec := ex.rec
 	rec.Duration = time.Since(rec.Start)
 	rec.Attempts = max(ex.attempts, 1)
 	if t := ex.upstream; t != nil && !t.eof {
 		// The response body broke off before its end.
 		switch {
-		case errors.Is(ex.deadline.Err(), context.DeadlineExceeded) && !clientGone(ex):
+		case ex.timedOut():
 			rec.TimedOut = true
 			rec.ProxyErr = "exchange exceeded " + p.opts.Timeout.String() + " and was cut off"
 		case t.err == nil || errors.Is(t.err, context.Canceled):

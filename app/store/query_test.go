@@ -504,5 +504,10 @@ func TestLastID(t *testing.T) {
 		if id, err := s.LastID(ctx, alice); err != nil || id != last {
 			t.Fatalf("LastID after bob's record = %q, %v; want alice's %q", id, err, last)
 		}
+		for key, want := range map[string]bool{"alice": true, "bob": true, "carol": false, "": false} {
+			if got, err := s.HasKey(ctx, key); err != nil || got != want {
+				t.Errorf("HasKey(%q) = %v, %v; want %v", key, got, err, want)
+			}
+		}
 	})
 }

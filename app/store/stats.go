@@ -180,6 +180,16 @@ func (s *SQLite) LastID(ctx context.Context, v Viewer) (string, error) {
 	return id, nil
 }
 
+// HasKey reports whether any record was made with the key whose
+// fingerprint is keyHash. The dashboard lets a key log in only then.
+func (s *SQLite) HasKey(ctx context.Context, keyHash string) (bool, error) {
+	if keyHash == "" {
+		return false, nil
+	}
+	id, err := s.LastID(ctx, Viewer{KeyHash: keyHash})
+	return id != "", err
+}
+
 // queryStrings runs a query selecting one text column and returns its
 // values.
 func queryStrings(ctx context.Context, db *sql.DB, query string, args ...any) ([]string, error) {

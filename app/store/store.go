@@ -76,6 +76,8 @@ type Store interface {
 	// there is none. It is cheap, for polling clients to tell whether
 	// anything changed.
 	LastID(ctx context.Context, v Viewer) (string, error)
+	// HasKey reports whether any record carries the key fingerprint.
+	HasKey(ctx context.Context, keyHash string) (bool, error)
 
 	// CreateSession stores sess. Its IDHash must be new.
 	CreateSession(ctx context.Context, sess Session) error

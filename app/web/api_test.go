@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 )
 
@@ -264,23 +262,9 @@ func TestAPIRequestDetail(t *testing.T) {
 		}
 	})
 
-	visibility := []struct {
-		name, user, record string
-		want               int
-	}{
-		{"OwnerSeesIt", "bob", "bob-chat", http.StatusOK},
-		{"AdminSeesIt", "admin", "bob-chat", http.StatusOK},
-		{"AdminSeesDefaultKeyTraffic", "admin", "default-429", http.StatusOK},
-		{"OtherUserGets404", "alice", "bob-chat", http.StatusNotFound},
-		{"OtherUserGets404ForDefaultKey", "alice", "default-429", http.StatusNotFound},
-		{"NonexistentIDIs404", "admin", "", http.StatusNotFound},
-	}
-	for _, tc := range visibility {
+	for _, tc := range detailVisibility {
 		t.Run(tc.name, func(t *testing.T) {
-			id := e.ids[tc.record]
-			if tc.record == "" {
-				id = uuid.Must(uuid.NewV7()).String()
-			}
+			id := e.caseID(tc)
 			w := e.get("/api/request/"+id, withCookie(users[tc.user]))
 			if tc.want == http.StatusOK {
 				wantStatus(t, w, http.StatusOK)

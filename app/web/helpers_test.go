@@ -63,14 +63,6 @@ type env struct {
 	names   map[string]string // record id → seed name
 }
 
-// knownKeys is app/main.go's: a key is known once a record carries it.
-type knownKeys struct{ st *store.SQLite }
-
-func (k knownKeys) HasKey(ctx context.Context, keyHash string) (bool, error) {
-	id, err := k.st.LastID(ctx, store.Viewer{KeyHash: keyHash})
-	return id != "", err
-}
-
 // clock is the dashboard's clock in tests: it stands still until advanced.
 type clock struct {
 	mu sync.Mutex
@@ -112,7 +104,7 @@ func newEnv(t *testing.T, opts ...func(*web.Server)) *env {
 		Auth: auth.New(auth.Options{
 			AdminKeys: []string{adminKey}, DefaultKey: defaultKey,
 			Secret:   []byte("0123456789abcdef0123456789abcdef-test-secret"),
-			Sessions: st, Known: knownKeys{st},
+			Sessions: st, Known: st,
 		}),
 		Limiter:  auth.NewLimiter(10, 15*time.Minute),
 		Live:     tracker,
@@ -464,4 +456,32 @@ func (e *env) rowNames(doc *goquery.Document, kind string) []string {
 		ids = append(ids, s.AttrOr("data-id", ""))
 	})
 	return e.recordNames(ids)
+}
+
+// visibilityCase is who asks for which seeded record, and the status the
+// detail page and the detail API must both answer.
+type visibilityCase struct {
+	name, user, record string // record "" asks for an id that does not exist
+	want               int
+}
+
+// detailVisibility is shared by the HTML and JSON detail tests, so both
+// routes are held to the same rule.
+var detailVisibility = []visibilityCase{
+	{"OwnerSeesIt", "bob", "bob-chat", http.StatusOK},
+	{"AdminSeesIt", "admin", "bob-chat", http.StatusOK},
+	{"AdminSeesOthers", "admin", "alice-chat", http.StatusOK},
+	{"AdminSeesDefaultKeyTraffic", "admin", "default-429", http.StatusOK},
+	{"OtherUserGets404", "alice", "bob-chat", http.StatusNotFound},
+	{"OtherUserGets404ForDefaultKey", "alice", "default-429", http.StatusNotFound},
+	{"UserGets404ForDefaultKey", "bob", "default-429", http.StatusNotFound},
+	{"NonexistentIDIs404", "admin", "", http.StatusNotFound},
+}
+
+// caseID is the record id tc asks for.
+func (e *env) caseID(tc visibilityCase) string {
+	if tc.record == "" {
+		return uuid.Must(uuid.NewV7()).String()
+	}
+	return e.ids[tc.record]
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
-	"github.com/google/uuid"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 )
@@ -91,22 +90,9 @@ func TestDashboardVisibility(t *testing.T) {
 func TestDetailPageVisibility(t *testing.T) {
 	e := newSeededEnv(t)
 	users := e.sessions()
-	tests := []struct {
-		name, user, record string
-		want               int
-	}{
-		{"OwnerSeesIt", "bob", "bob-chat", http.StatusOK},
-		{"AdminSeesIt", "admin", "alice-chat", http.StatusOK},
-		{"OtherUserGets404", "alice", "bob-chat", http.StatusNotFound},
-		{"UserGets404ForDefaultKey", "bob", "default-429", http.StatusNotFound},
-		{"NonexistentIDIs404", "admin", "", http.StatusNotFound},
-	}
-	for _, tc := range tests {
+	for _, tc := range detailVisibility {
 		t.Run(tc.name, func(t *testing.T) {
-			id := e.ids[tc.record]
-			if tc.record == "" {
-				id = uuid.Must(uuid.NewV7()).String()
-			}
+			id := e.caseID(tc)
 			w := e.get("/request/"+id, withCookie(users[tc.user]))
 			wantStatus(t, w, tc.want)
 			doc := page(t, w)

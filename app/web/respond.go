@@ -6,12 +6,12 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/a-h/templ"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/auth"
+	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/views"
 )
@@ -46,7 +46,7 @@ func (s *Server) authenticated(h http.HandlerFunc, refuse http.HandlerFunc) http
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A Bearer key is a login attempt: wrong ones count against the
 		// same per-address limit as the login form.
-		bearer := len(r.Header.Get("Authorization")) > 7 && strings.EqualFold(r.Header.Get("Authorization")[:7], "bearer ")
+		_, bearer := capture.BearerToken(r.Header.Get("Authorization"))
 		if bearer {
 			if ok, wait := s.Limiter.Take(r.RemoteAddr); !ok {
 				w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
