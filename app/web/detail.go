@@ -160,7 +160,10 @@ func curlCommand(proxyURL string, rec *capture.Record) string {
 	var b strings.Builder
 	b.WriteString("curl")
 	if rec.Method != "GET" {
-		b.WriteString(" -X " + rec.Method)
+		// Quoted like every other part: the method comes from the client,
+		// and records made before the proxy refused non-token methods may
+		// hold shell syntax.
+		b.WriteString(" -X " + shellQuote(rec.Method))
 	}
 	b.WriteString(" " + shellQuote(strings.TrimRight(proxyURL, "/")+rec.URL))
 	for _, h := range headerList(rec.ReqHeaderJSON) {
