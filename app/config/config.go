@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -25,15 +26,18 @@ type Config struct {
 
 	UpstreamBase *url.URL // OPENAI_API_BASE: where every path is forwarded
 
-	DefaultAPIKey  string   // DEFAULT_APIKEY: injected into keyless requests; "" = none
-	SuperAdminKeys []string // SUPER_ADMIN_APIKEY: comma-separated admin keys
-	MaxHistory     int      // MAX_REQUESTS_HISTORY: newest records kept; 0 = unlimited
-	PageSize       int      // PAGE_SIZE: dashboard rows per page
-	RequestTimeout time.Duration
-	DataDir        string // DATA_DIR: holds proxy_requests.db
-	BodyLimit      int    // BODY_CAPTURE_LIMIT: bytes of each body kept in the record
-	RetryCount     int    // RETRY_COUNT: extra upstream attempts before the first byte
-	RetryBodyLimit int    // RETRY_BODY_LIMIT: larger request bodies stream through without retry
+	DefaultAPIKey  string         // DEFAULT_APIKEY: injected into keyless requests; "" = none
+	SuperAdminKeys []string       // SUPER_ADMIN_APIKEY: comma-separated admin keys
+	MaxHistory     int            // MAX_REQUESTS_HISTORY: newest records kept; 0 = unlimited
+	PageSize       int            // PAGE_SIZE: dashboard rows per page
+	RequestTimeout time.Duration  // REQUEST_TIMEOUT: the longest silence (headers, either body, a stalled write)
+	StreamMax      time.Duration  // STREAM_MAX_DURATION: cap on a whole exchange; 0 = none
+	QueueBytes     int64          // RECORD_QUEUE_BYTES: byte budget of records waiting for the writer
+	TrustedProxies []netip.Prefix // TRUSTED_PROXIES: peers whose X-Forwarded-For the login limiter believes
+	DataDir        string         // DATA_DIR: holds proxy_requests.db
+	BodyLimit      int            // BODY_CAPTURE_LIMIT: bytes of each body kept in the record
+	RetryCount     int            // RETRY_COUNT: extra upstream attempts before the first byte
+	RetryBodyLimit int            // RETRY_BODY_LIMIT: larger request bodies stream through without retry
 	ShutdownGrace  time.Duration
 	LogLevel       slog.Level
 	LogFormat      string // "text" or "json"
@@ -84,7 +88,45 @@ var settings = []setting{
 	}},
 	{"MAX_REQUESTS_HISTORY", "100000", "newest records kept; 0 = unlimited", func(c *Config, v string) error { return atLeast(&c.MaxHistory, v, 0) }},
 	{"PAGE_SIZE", "20", "dashboard rows per page", func(c *Config, v string) error { return atLeast(&c.PageSize, v, 1) }},
-	{"REQUEST_TIMEOUT", "300", "seconds one exchange may take", func(c *Config, v string) error { return seconds(&c.RequestTimeout, v) }},
+	{"REQUEST_TIMEOUT", "300", "longest silence in seconds: waiting for the answer's headers, within either body, or on a write the client does not read", func(c *Config, v string) error { return seconds(&c.RequestTimeout, v) }},
+	{"STREAM_MAX_DURATION", "0", "seconds a whole exchange may take; 0 = no cap", func(c *Config, v string) error {
+		if v == "0" {
+			c.StreamMax = 0
+			return nil
+		}
+		return seconds(&c.StreamMax, v)
+	}},
+	{"RECORD_QUEUE_BYTES", "268435456", "bytes of records that may wait for the database writer", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1<<20 {
+			return errors.New("want a whole number of bytes >= 1048576")
+		}
+		c.QueueBytes = n
+		return nil
+	}},
+	{"TRUSTED_PROXIES", "", "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed", func(c *Config, v string) error {
+		c.TrustedProxies = nil
+		for part := range strings.SplitSeq(v, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			if !strings.Contains(part, "/") {
+				a, err := netip.ParseAddr(part)
+				if err != nil {
+					return fmt.Errorf("%q is not an IP address or CIDR", part)
+				}
+				c.TrustedProxies = append(c.TrustedProxies, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+				continue
+			}
+			p, err := netip.ParsePrefix(part)
+			if err != nil {
+				return fmt.Errorf("%q is not an IP address or CIDR", part)
+			}
+			c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+		}
+		return nil
+	}},
 	{"DATA_DIR", "./data", "directory of proxy_requests.db", func(c *Config, v string) error {
 		if v == "" {
 			return errors.New("must not be empty")

@@ -25,6 +25,9 @@ func TestDefaults(t *testing.T) {
 	if c.RequestTimeout != 300*time.Second || c.PageSize != 20 || c.MaxHistory != 100000 || c.BodyLimit != 1<<20 || c.RetryCount != 2 {
 		t.Errorf("defaults %+v", c)
 	}
+	if c.StreamMax != 0 || c.QueueBytes != 256<<20 || c.TrustedProxies != nil {
+		t.Errorf("stream cap %v, queue bytes %d, trusted %v", c.StreamMax, c.QueueBytes, c.TrustedProxies)
+	}
 	if c.DBPath() != "./data/proxy_requests.db" {
 		t.Errorf("db path %s", c.DBPath())
 	}
@@ -54,6 +57,10 @@ func TestBadValues(t *testing.T) {
 		{"OPENAI_API_BASE", "openrouter.ai"},
 		{"OPENAI_API_BASE", "ftp://x"},
 		{"REQUEST_TIMEOUT", "0"},
+		{"STREAM_MAX_DURATION", "-1"},
+		{"RECORD_QUEUE_BYTES", "1000"},
+		{"TRUSTED_PROXIES", "10.0.0.0/33"},
+		{"TRUSTED_PROXIES", "proxy.local"},
 		{"MAX_REQUESTS_HISTORY", "-5"},
 		{"PAGE_SIZE", "0"},
 		{"LOG_LEVEL", "loud"},
@@ -82,5 +89,22 @@ func TestUsageNeverShowsEnvironment(t *testing.T) {
 	}
 	if strings.Contains(out.String(), secret) {
 		t.Fatal("usage text shows a key from the environment")
+	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := config.Load(env(map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1,::1", "STREAM_MAX_DURATION": "1200"}), nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.TrustedProxies {
+		got = append(got, p.String())
+	}
+	if strings.Join(got, " ") != "10.0.0.0/8 127.0.0.1/32 ::1/128" {
+		t.Errorf("trusted proxies %q", got)
+	}
+	if c.StreamMax != 20*time.Minute {
+		t.Errorf("stream cap %v", c.StreamMax)
 	}
 }

@@ -6,6 +6,7 @@ package web
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/auth"
@@ -26,14 +27,17 @@ type Store interface {
 
 // Server holds the dashboard's dependencies.
 type Server struct {
-	Store    Store
-	Auth     *auth.Auth
-	Limiter  *auth.Limiter
-	Live     *live.Tracker
-	PageSize int    // PAGE_SIZE
-	ProxyURL string // the proxy's base URL, for copy-as-curl
-	Demo     bool
-	Log      *slog.Logger
+	Store   Store
+	Auth    *auth.Auth
+	Limiter *auth.Limiter
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// for the login limiter (TRUSTED_PROXIES); nil trusts no header.
+	TrustedProxies []netip.Prefix
+	Live           *live.Tracker
+	PageSize       int    // PAGE_SIZE
+	ProxyURL       string // the proxy's base URL, for copy-as-curl
+	Demo           bool
+	Log            *slog.Logger
 
 	now     func() time.Time // the clock; nil means time.Now
 	updates liveCache        // live updates, shared by the polls of one view
