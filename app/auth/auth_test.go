@@ -2,6 +2,9 @@ package auth_test
 
 import (
 	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -37,22 +40,16 @@ func TestLoadSecret(t *testing.T) {
 
 func TestLimiter(t *testing.T) {
 	l := auth.NewLimiter(3, time.Hour)
-	for range 3 {
-		if ok, _ := l.Take("10.0.0.1:1234"); !ok {
-			t.Fatal("refused before the limit")
+	for i := range 3 {
+		if ok, _ := l.Fail("10.0.0.1"); !ok {
+			t.Fatalf("failure %d refused; the first 3 are within the limit", i+1)
 		}
 	}
-	if ok, wait := l.Take("10.0.0.1:9999"); ok || wait <= 0 {
-		t.Fatal("the limit must apply per address, whatever the port")
+	if ok, wait := l.Fail("10.0.0.1"); ok || wait <= 0 || wait > time.Hour {
+		t.Fatalf("4th failure: ok %v, wait %v; want refused until the window ends", ok, wait)
 	}
-	if ok, _ := l.Take("10.0.0.2:1"); !ok {
-		t.Fatal("another address was refused")
-	}
-	l.Refund("10.0.0.2:1")
-	for range 3 {
-		if ok, _ := l.Take("10.0.0.2:1"); !ok {
-			t.Fatal("a refunded success must not count")
-		}
+	if ok, _ := l.Fail("10.0.0.2"); !ok {
+		t.Fatal("another client was refused")
 	}
 }
 
@@ -62,13 +59,65 @@ func TestLimiterParallel(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 100 {
 		wg.Go(func() {
-			if ok, _ := l.Take("10.0.0.9:1"); ok {
+			if ok, _ := l.Fail("10.0.0.9"); ok {
 				allowed.Add(1)
 			}
 		})
 	}
 	wg.Wait()
 	if allowed.Load() != 10 {
-		t.Fatalf("%d parallel attempts got through, want 10", allowed.Load())
+		t.Fatalf("%d parallel failures within the limit, want 10", allowed.Load())
+	}
+}
+
+func TestClient(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/64")}
+	tests := []struct {
+		name    string
+		remote  string
+		trusted []netip.Prefix
+		header  http.Header
+		want    string
+	}{
+		{"PortIgnored", "203.0.113.7:4000", nil, nil, "203.0.113.7"},
+		{"IPv4MappedIsIPv4", "[::ffff:203.0.113.7]:4000", nil, nil, "203.0.113.7"},
+		// One host owns a /64 and could rotate through it.
+		{"IPv6GroupedBy64", "[2001:db8:1:2:aaaa::1]:4000", nil, nil, "2001:db8:1:2::/64"},
+		{"NoPortKeptAsIs", "203.0.113.7", nil, nil, "203.0.113.7"},
+		{"ForwardingHeadersIgnoredWithoutTrust", "203.0.113.7:1", nil,
+			http.Header{"X-Forwarded-For": {"198.51.100.1"}, "X-Real-Ip": {"198.51.100.2"}, "Forwarded": {"for=198.51.100.3"}}, "203.0.113.7"},
+		{"ForwardingHeadersIgnoredFromUntrustedPeer", "203.0.113.7:1", trusted,
+			http.Header{"X-Forwarded-For": {"198.51.100.1"}}, "203.0.113.7"},
+		{"TrustedPeerNamesTheClient", "10.0.0.1:1", trusted,
+			http.Header{"X-Forwarded-For": {"198.51.100.1"}}, "198.51.100.1"},
+		{"RightmostUntrustedWins", "10.0.0.1:1", trusted,
+			http.Header{"X-Forwarded-For": {"192.0.2.66, 198.51.100.1"}}, "198.51.100.1"},
+		{"TrustedHopsSkipped", "10.0.0.1:1", trusted,
+			http.Header{"X-Forwarded-For": {"192.0.2.66, 198.51.100.1, 10.1.1.1", "10.2.2.2"}}, "198.51.100.1"},
+		{"TrustedIPv6Peer", "[fd00::1]:1", trusted,
+			http.Header{"X-Forwarded-For": {"198.51.100.1"}}, "198.51.100.1"},
+		{"ForwardedIPv6Grouped", "10.0.0.1:1", trusted,
+			http.Header{"X-Forwarded-For": {"2001:db8:1:2::99"}}, "2001:db8:1:2::/64"},
+		{"OnlyTrustedHops", "10.0.0.1:1", trusted,
+			http.Header{"X-Forwarded-For": {"10.9.9.9"}}, "10.9.9.9"},
+		{"NoHeaderFromTrustedPeer", "10.0.0.1:1", trusted, nil, "10.0.0.1"},
+		// Garbage where the trusted proxy's own entry should be: believe
+		// nothing the header says.
+		{"MalformedEntryFallsBackToPeer", "10.0.0.1:1", trusted,
+			http.Header{"X-Forwarded-For": {"198.51.100.1, not-an-ip"}}, "10.0.0.1"},
+		{"X-Real-IpIgnoredEvenFromTrustedPeer", "10.0.0.1:1", trusted,
+			http.Header{"X-Real-Ip": {"198.51.100.2"}}, "10.0.0.1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/login", nil)
+			r.RemoteAddr = tc.remote
+			for k, v := range tc.header {
+				r.Header[k] = v
+			}
+			if got := auth.Client(r, tc.trusted); got != tc.want {
+				t.Errorf("Client = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/auth"
@@ -22,29 +23,40 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	loginError := func(status int, msg string) {
 		render(w, r, status, views.LoginPage(views.Login{Page: s.page(r, "Log in"), Error: msg}))
 	}
-	if ok, wait := s.Limiter.Take(r.RemoteAddr); !ok {
-		w.Header().Set("Retry-After", fmt.Sprint(int(wait/time.Second)+1))
-		loginError(http.StatusTooManyRequests, fmt.Sprintf("Too many failed logins from your address. Try again in %s.", wait.Round(time.Second)))
-		return
-	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
-		s.Limiter.Refund(r.RemoteAddr)
 		loginError(http.StatusBadRequest, "The login form could not be read.")
 		return
 	}
+	// The key is checked before the limiter is asked, so a valid key is
+	// never locked out; only refused keys count.
 	_, err := s.Auth.Login(w, r, r.PostForm.Get("api_key"))
 	switch {
 	case err == nil:
-		s.Limiter.Refund(r.RemoteAddr)
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	case errors.Is(err, auth.ErrEmptyKey), errors.Is(err, auth.ErrDefaultKey), errors.Is(err, auth.ErrUnknownKey):
-		s.Log.Info("login refused", "client", r.RemoteAddr, "reason", err)
+		client := auth.Client(r, s.TrustedProxies)
+		if wait, limited := s.loginFailed(w, client); limited {
+			s.Log.Info("login refused: rate limited", "client", client)
+			loginError(http.StatusTooManyRequests, fmt.Sprintf("Too many failed logins from your address. Try again in %s.", wait.Round(time.Second)))
+			return
+		}
+		s.Log.Info("login refused", "client", client, "reason", err)
 		loginError(http.StatusUnauthorized, capitalize(err.Error())+".")
 	default:
-		s.Limiter.Refund(r.RemoteAddr)
 		s.serverError(w, r, err)
 	}
+}
+
+// loginFailed counts a refused key from client, and when that is beyond
+// the limit, sets Retry-After and reports how long the client must wait.
+func (s *Server) loginFailed(w http.ResponseWriter, client string) (time.Duration, bool) {
+	ok, wait := s.Limiter.Fail(client)
+	if ok {
+		return 0, false
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+	return wait, true
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {

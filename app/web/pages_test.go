@@ -161,7 +161,7 @@ func TestDetailPage(t *testing.T) {
 	t.Run("CurlUsesMaskedKey", func(t *testing.T) {
 		curl := doc.Find("#curl-command").Text()
 		for _, want := range []string{
-			"curl -X POST 'http://proxy.test/v1/chat/completions'",
+			"curl -X 'POST' 'http://proxy.test/v1/chat/completions'",
 			"-H 'Authorization: Bearer " + mask + "'",
 			"--data-raw '" + chatRequest + "'",
 		} {

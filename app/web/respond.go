@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/a-h/templ"
 
@@ -44,19 +42,14 @@ func identity(r *http.Request) auth.Identity {
 // refuse when there is none.
 func (s *Server) authenticated(h http.HandlerFunc, refuse http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// A Bearer key is a login attempt: wrong ones count against the
-		// same per-address limit as the login form.
-		_, bearer := capture.BearerToken(r.Header.Get("Authorization"))
-		if bearer {
-			if ok, wait := s.Limiter.Take(r.RemoteAddr); !ok {
-				w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		id, err := s.Auth.Identify(r)
+		// A wrong Bearer key is a failed login: it counts against the
+		// same limit as the login form. A valid one is never limited.
+		if _, bearer := capture.BearerToken(r.Header.Get("Authorization")); bearer && errors.Is(err, auth.ErrNotLoggedIn) {
+			if _, limited := s.loginFailed(w, auth.Client(r, s.TrustedProxies)); limited {
 				writeJSONError(w, http.StatusTooManyRequests, "rate_limited", "too many failed logins from your address; try again later")
 				return
 			}
-		}
-		id, err := s.Auth.Identify(r)
-		if bearer && !errors.Is(err, auth.ErrNotLoggedIn) {
-			s.Limiter.Refund(r.RemoteAddr)
 		}
 		switch {
 		case errors.Is(err, auth.ErrNotLoggedIn):
