@@ -7,11 +7,13 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+	"github.com/openrouter-proxy/openrouter-proxy/app/web"
 )
 
 // listNames asks /api/requests with query as the user of cookie and
@@ -170,6 +172,58 @@ func TestBadInputIs400(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A search longer than the store can match answers 400 with a message on
+// every route that takes one; odd bytes in it never make a 500.
+func TestSearchInput(t *testing.T) {
+	e := newSeededEnv(t)
+	c := e.login(aliceKey)
+	routes := []struct {
+		path string
+		json bool
+	}{{"/api/requests", true}, {"/api/stats", true}, {"/", false}, {"/partials/requests", false}}
+
+	long := []struct{ name, search string }{
+		{"50000Characters", strings.Repeat("a", 50000)},
+		{"JustOverTheBound", strings.Repeat("é", web.MaxSearchLen+1)},
+	}
+	for _, tc := range long {
+		for _, r := range routes {
+			t.Run("TooLongIs400 "+tc.name+" "+r.path, func(t *testing.T) {
+				w := e.get(r.path+"?search="+url.QueryEscape(tc.search), withCookie(c))
+				var msg string
+				if r.json {
+					msg = wantJSONError(t, w, http.StatusBadRequest)
+				} else {
+					wantStatus(t, w, http.StatusBadRequest)
+					msg = w.Body.String()
+				}
+				if !strings.Contains(msg, "search") || !strings.Contains(msg, strconv.Itoa(web.MaxSearchLen)) {
+					t.Errorf("message %q does not name search and its bound", msg)
+				}
+			})
+		}
+	}
+
+	odd := []struct{ name, query string }{
+		{"AtTheBound", "search=" + strings.Repeat("é", web.MaxSearchLen)},
+		{"NULByte", "search=chat%00"},
+		{"OnlyNUL", "search=%00"},
+		{"InvalidUTF8", "search=%ff%fe"},
+		{"TruncatedUTF8", "search=caf%c3"},
+		{"LikeWildcards", "search=%25_%5C"},
+	}
+	for _, tc := range odd {
+		for _, r := range routes {
+			t.Run("Never500 "+tc.name+" "+r.path, func(t *testing.T) {
+				w := e.get(r.path+"?"+tc.query, withCookie(c))
+				if w.Code != http.StatusOK && w.Code != http.StatusBadRequest {
+					t.Errorf("status %d, want 200 or 400; body:\n%.500s", w.Code, w.Body)
+				}
+			})
+		}
 	}
 }
 

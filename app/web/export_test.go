@@ -8,3 +8,6 @@ func SetClock(s *Server, now func() time.Time) { s.now = now }
 
 // MinRefresh exposes minRefresh.
 const MinRefresh = minRefresh
+
+// MaxSearchLen exposes maxSearchLen.
+const MaxSearchLen = maxSearchLen

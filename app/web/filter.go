@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/auth"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
@@ -21,6 +22,12 @@ var errBadInput = errors.New("bad input")
 func badInput(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errBadInput, fmt.Sprintf(format, args...))
 }
+
+// maxSearchLen is the longest search accepted, in characters. A search is
+// a substring to find in paths, models and bodies; nobody types more than
+// this, and a pattern past SQLite's LIKE limit (50,000 bytes) fails the
+// query, so a longer one is refused up front with a 400 instead.
+const maxSearchLen = 1000
 
 // query is the dashboard's and the API's filter as parsed from a URL.
 type query struct {
@@ -63,6 +70,9 @@ func (s *Server) parseQuery(q url.Values, id auth.Identity) (query, error) {
 	var err error
 	v := &out.view
 	v.Search = strings.TrimSpace(q.Get("search"))
+	if n := utf8.RuneCountInString(v.Search); n > maxSearchLen {
+		return out, badInput("search: at most %d characters, got %d", maxSearchLen, n)
+	}
 	v.Status, v.Model, v.Method = q.Get("status"), q.Get("model"), strings.ToUpper(q.Get("method"))
 	v.From, v.To = q.Get("from"), q.Get("to")
 	if id.Admin {
