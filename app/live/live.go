@@ -5,6 +5,7 @@ package live
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"sort"
 	"strconv"
 	"sync"
@@ -26,19 +27,84 @@ type Pending struct {
 	done    time.Time // the proxy finished it; the store has not committed it yet
 }
 
-// Tracker implements the proxy's Tracker and the store's AfterCommit hook.
+// Tracker implements the proxy's Tracker and the store's AfterCommit and
+// AfterPrune hooks.
+//
+// It keeps two kinds of version. Version, for admins, changes with every
+// change. KeyVersion, for everyone else, changes only with the exchanges of
+// one key, and is a random value rather than a count, so a user who polls
+// learns nothing of other keys' traffic, not even how much there is.
 type Tracker struct {
+	// salt starts every version, so that a dashboard left open across a
+	// restart never finds its old version current.
+	salt    string
 	version atomic.Uint64
+
 	mu      sync.Mutex
 	pending map[string]*Pending
+	keys    map[string]keyVersion // by key fingerprint
+	seq     uint64                // orders keys for eviction
 }
 
-// New returns an empty Tracker.
-func New() *Tracker { return &Tracker{pending: map[string]*Pending{}} }
+// keyVersion is one key's version: random, drawn again at each change.
+type keyVersion struct {
+	value uint64
+	seq   uint64 // when it last changed
+}
 
-// Version changes whenever a record is committed, pruned, or starts or
-// ends being in flight.
-func (t *Tracker) Version() string { return strconv.FormatUint(t.version.Load(), 36) }
+// maxKeyVersions bounds the per-key versions. Past it, the keys that
+// changed least recently are forgotten; a forgotten key's version falls
+// back to the salt, which at worst makes its dashboard recompute once.
+const maxKeyVersions = 100_000
+
+// New returns an empty Tracker.
+func New() *Tracker {
+	return &Tracker{
+		salt:    strconv.FormatUint(rand.Uint64(), 36),
+		pending: map[string]*Pending{},
+		keys:    map[string]keyVersion{},
+	}
+}
+
+// Version changes whenever a record is committed, pruned, or starts being
+// in flight. It reflects everyone's traffic: only admins may be given it.
+func (t *Tracker) Version() string {
+	return t.salt + "." + strconv.FormatUint(t.version.Load(), 36)
+}
+
+// KeyVersion changes whenever an exchange made with the key of this
+// fingerprint is committed or starts being in flight, and with nothing
+// else. Records pruned by retention do not change it: the store's hook
+// names only their ids, and telling every key about a prune would tell
+// each user that others' traffic had pushed old records out.
+func (t *Tracker) KeyVersion(keyHash string) string {
+	t.mu.Lock()
+	k, ok := t.keys[keyHash]
+	t.mu.Unlock()
+	if !ok {
+		return t.salt
+	}
+	return t.salt + "." + strconv.FormatUint(k.value, 36)
+}
+
+// changed records a change of the exchanges of keyHash. Callers hold t.mu.
+func (t *Tracker) changed(keyHash string) {
+	if keyHash == "" {
+		return // no key: only admins see it
+	}
+	t.seq++
+	t.keys[keyHash] = keyVersion{value: rand.Uint64(), seq: t.seq}
+	if len(t.keys) > maxKeyVersions {
+		// Forget the older half in one pass, so the cost per change stays
+		// constant on average.
+		cut := t.seq - maxKeyVersions/2
+		for h, k := range t.keys {
+			if k.seq <= cut {
+				delete(t.keys, h)
+			}
+		}
+	}
+}
 
 // Begin notes an exchange that has started. It runs on the proxy's hot path
 // once per request, so it does only a map insert and a fingerprint.
@@ -51,6 +117,7 @@ func (t *Tracker) Begin(rec *capture.Record) {
 		KeyHash: rec.KeyHash, KeyMask: rec.KeyMask}
 	t.mu.Lock()
 	t.pending[rec.ID] = p
+	t.changed(rec.KeyHash)
 	t.mu.Unlock()
 	t.version.Add(1)
 }
@@ -71,12 +138,14 @@ func (t *Tracker) Committed(batch []*capture.Record) {
 	t.mu.Lock()
 	for _, rec := range batch {
 		delete(t.pending, rec.ID)
+		t.changed(rec.KeyHash)
 	}
 	t.mu.Unlock()
 	t.version.Add(1)
 }
 
-// Pruned is the store's AfterPrune hook.
+// Pruned is the store's AfterPrune hook. It changes only Version; see
+// KeyVersion.
 func (t *Tracker) Pruned(ids []string) { t.version.Add(1) }
 
 // Pending returns the exchanges in flight that match keep, newest first.

@@ -64,3 +64,58 @@ func TestPeekModel(t *testing.T) {
 		}
 	}
 }
+
+// versions reads the version an admin sees and the ones alice and bob see.
+type versions struct{ all, alice, bob string }
+
+func read(tr *live.Tracker) versions {
+	return versions{tr.Version(), tr.KeyVersion("alice-hash"), tr.KeyVersion("bob-hash")}
+}
+
+func TestKeyVersion(t *testing.T) {
+	tr := live.New()
+	bob := &capture.Record{ID: "b1", Start: time.Now(), KeyHash: "bob-hash"}
+	alice := &capture.Record{ID: "a1", Start: time.Now(), KeyHash: "alice-hash"}
+	anonymous := &capture.Record{ID: "n1", Start: time.Now()}
+	steps := []struct {
+		name            string
+		do              func()
+		all, alice, bob bool // which versions must change
+	}{
+		{"BobBegins", func() { tr.Begin(bob) }, true, false, true},
+		{"BobEnds", func() { tr.End(bob) }, false, false, false},
+		{"BobCommitted", func() { tr.Committed([]*capture.Record{bob}) }, true, false, true},
+		{"AnonymousBegins", func() { tr.Begin(anonymous) }, true, false, false},
+		{"AnonymousCommitted", func() { tr.Committed([]*capture.Record{anonymous}) }, true, false, false},
+		{"Pruned", func() { tr.Pruned([]string{"b1"}) }, true, false, false},
+		{"AliceBegins", func() { tr.Begin(alice) }, true, true, false},
+		{"AliceEnds", func() { tr.End(alice) }, false, false, false},
+		{"BothCommitted", func() { tr.Committed([]*capture.Record{alice, bob}) }, true, true, true},
+	}
+	for _, s := range steps {
+		before := read(tr)
+		s.do()
+		after := read(tr)
+		for _, c := range []struct {
+			who           string
+			before, after string
+			want          bool
+		}{{"admin", before.all, after.all, s.all}, {"alice", before.alice, after.alice, s.alice}, {"bob", before.bob, after.bob, s.bob}} {
+			if changed := c.before != c.after; changed != c.want {
+				t.Errorf("%s: %s's version changed: %v, want %v", s.name, c.who, changed, c.want)
+			}
+		}
+	}
+}
+
+// A dashboard left open across a restart holds a version of the old
+// process; the new one must not answer it with "nothing changed".
+func TestVersionsDifferAcrossRestarts(t *testing.T) {
+	a, b := live.New(), live.New()
+	if a.Version() == b.Version() {
+		t.Errorf("two trackers start at the same version %q", a.Version())
+	}
+	if a.KeyVersion("alice-hash") == b.KeyVersion("alice-hash") {
+		t.Errorf("two trackers give a quiet key the same version %q", a.KeyVersion("alice-hash"))
+	}
+}

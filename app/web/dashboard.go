@@ -68,11 +68,11 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 // open dashboards do not load the server even when every request changes
 // the version.
 func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Query().Get("v") == s.Live.Version() {
+	id := identity(r)
+	if r.URL.Query().Get("v") == s.liveVersion(id) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	id := identity(r)
 	q, err := s.parseQuery(r.URL.Query(), id)
 	if err != nil {
 		s.fail(w, r, err, false)
@@ -84,6 +84,16 @@ func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	render(w, r, http.StatusOK, views.LiveUpdate(u.table, u.stats))
+}
+
+// liveVersion is the live version of what id sees: it changes with
+// anyone's traffic for an admin, and only with the traffic of their own
+// key for anyone else, so a poll reveals nothing of other keys.
+func (s *Server) liveVersion(id auth.Identity) string {
+	if id.Admin {
+		return s.Live.Version()
+	}
+	return s.Live.KeyVersion(id.KeyHash)
 }
 
 // cachedUpdate returns the table and stat cards for q as a live update shows
@@ -103,7 +113,7 @@ func (s *Server) cachedUpdate(r *http.Request, id auth.Identity, q query) (liveU
 // read before the queries, so a change during them leads to one more
 // update rather than a missed one.
 func (s *Server) computeUpdate(ctx context.Context, id auth.Identity, q query) (liveUpdate, error) {
-	u := liveUpdate{version: s.Live.Version()}
+	u := liveUpdate{version: s.liveVersion(id)}
 	var err error
 	if u.table, err = s.table(ctx, id, q, u.version); err != nil {
 		return liveUpdate{}, err

@@ -25,14 +25,17 @@ func (e *env) pollURL(t *testing.T, c *http.Cookie, query string) string {
 	return u
 }
 
+// aliceVersion is the live version alice's dashboard sees.
+func (e *env) aliceVersion() string { return e.live.KeyVersion(capture.Fingerprint(aliceKey)) }
+
 func TestPoll(t *testing.T) {
 	e := newSeededEnv(t)
 	users := e.sessions()
 
 	t.Run("CurrentVersionIs204WithEmptyBody", func(t *testing.T) {
 		u := e.pollURL(t, users["alice"], "")
-		if !strings.Contains(u, "v="+e.live.Version()) {
-			t.Fatalf("poll URL %q does not carry the current version %q", u, e.live.Version())
+		if !strings.Contains(u, "v="+e.aliceVersion()) {
+			t.Fatalf("poll URL %q does not carry alice's current version %q", u, e.aliceVersion())
 		}
 		w := e.get(u, withCookie(users["alice"]), htmx())
 		wantStatus(t, w, http.StatusNoContent)
@@ -54,7 +57,7 @@ func TestPoll(t *testing.T) {
 	t.Run("PageSizeSurvivesPollsAndPageLinks", func(t *testing.T) {
 		const query = "status=success&page=2&page_size=1"
 		u := e.pollURL(t, users["alice"], query)
-		w := e.get(strings.Replace(u, "v="+e.live.Version(), "v=stale", 1), withCookie(users["alice"]), htmx())
+		w := e.get(strings.Replace(u, "v="+e.aliceVersion(), "v=stale", 1), withCookie(users["alice"]), htmx())
 		wantStatus(t, w, http.StatusOK)
 		for name, doc := range map[string]*goquery.Document{
 			"page":   page(t, e.get("/?"+query, withCookie(users["alice"]))),
@@ -111,7 +114,7 @@ func TestPoll(t *testing.T) {
 func TestPendingExchanges(t *testing.T) {
 	e := newSeededEnv(t)
 	users := e.sessions()
-	before := e.live.Version()
+	before := e.aliceVersion()
 
 	// An exchange of alice's that the proxy has started but not finished.
 	rec := &capture.Record{
@@ -128,7 +131,7 @@ func TestPendingExchanges(t *testing.T) {
 	id := rec.ID
 	e.ids["pending"], e.names[id] = id, "pending"
 	e.live.Begin(rec)
-	if e.live.Version() == before {
+	if e.aliceVersion() == before {
 		t.Fatal("Begin did not change the version")
 	}
 
@@ -182,7 +185,7 @@ func TestPendingExchanges(t *testing.T) {
 	rec.RespBody = capture.Body{Limit: 1 << 20}
 	rec.RespBody.Write([]byte(`{"model":"openai/gpt-pending","choices":[{"message":{"role":"assistant","content":"done"}}]}`))
 	e.live.End(rec)
-	afterBegin := e.live.Version()
+	afterBegin := e.aliceVersion()
 	if err := e.st.Record(rec); err != nil { // the store owns rec from here
 		t.Fatal(err)
 	}
@@ -192,10 +195,10 @@ func TestPendingExchanges(t *testing.T) {
 	e.nextRefresh()
 
 	t.Run("CommitChangesTheVersion", func(t *testing.T) {
-		if e.live.Version() == afterBegin {
+		if e.aliceVersion() == afterBegin {
 			t.Fatal("commit did not change the version")
 		}
-		wantStatus(t, e.get("/partials/requests?v="+e.live.Version(), withCookie(users["alice"])), http.StatusNoContent)
+		wantStatus(t, e.get("/partials/requests?v="+e.aliceVersion(), withCookie(users["alice"])), http.StatusNoContent)
 	})
 	for _, user := range []string{"alice", "admin"} {
 		t.Run("CommittedBecomesRequestRowFor"+user, func(t *testing.T) {
@@ -216,4 +219,62 @@ func TestPendingExchanges(t *testing.T) {
 			t.Errorf("bob's rows %v, want %v", got, bobSees)
 		}
 	})
+}
+
+// The poll's version must tell a user nothing of other keys' traffic: it
+// changes with their own exchanges only, and with anyone's for an admin.
+func TestPollVersionIsPerViewer(t *testing.T) {
+	e := newSeededEnv(t)
+	users := e.sessions()
+	// polls are the URL each user's table polls next.
+	polls := map[string]string{}
+	for user, c := range users {
+		polls[user] = e.pollURL(t, c, "")
+	}
+	// unchanged checks the poll of each user in quiet answers 204, and of
+	// every other user an update; then everyone polls from the update.
+	check := func(t *testing.T, quiet ...string) {
+		t.Helper()
+		for user, c := range users {
+			w := e.get(polls[user], withCookie(c), htmx())
+			if slices.Contains(quiet, user) {
+				if w.Code != http.StatusNoContent {
+					t.Errorf("%s's poll answered %d, want 204: another key's traffic showed", user, w.Code)
+				}
+				continue
+			}
+			wantStatus(t, w, http.StatusOK)
+			polls[user] = page(t, w).Find(byTestID("requests")).AttrOr("hx-get", "")
+		}
+	}
+	exchange := func(name, key string) (*capture.Record, exchange) {
+		x := exchange{name: name, key: key, method: "POST", url: "/v1/chat/completions", path: "/chat/completions",
+			reqType: "application/json", reqBody: []byte(`{"model":"m"}`), status: 200, respType: "application/json", respBody: []byte(`{}`)}
+		return x.record(e.now), x
+	}
+
+	bobRec, _ := exchange("bob-live", bobKey)
+	steps := []struct {
+		name  string
+		do    func()
+		quiet []string
+	}{
+		{"BobBegins", func() { e.live.Begin(bobRec) }, []string{"alice"}},
+		{"BobEnds", func() { e.live.End(bobRec) }, []string{"alice", "bob", "admin"}},
+		{"BobCommitted", func() {
+			if err := e.st.Record(bobRec); err != nil { // the store owns bobRec from here
+				t.Fatal(err)
+			}
+			e.flush()
+		}, []string{"alice"}},
+		{"AliceCommitted", func() { _, x := exchange("alice-live", aliceKey); e.seed(x) }, []string{"bob"}},
+		{"DefaultKeyCommitted", func() { _, x := exchange("default-live", defaultKey); e.seed(x) }, []string{"alice", "bob"}},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			s.do()
+			e.nextRefresh() // no live update computed before the step is served
+			check(t, s.quiet...)
+		})
+	}
 }
