@@ -148,6 +148,10 @@ func (m *Mock) generate(x *exchange, k kind) {
 			return
 		}
 	default:
+		if fault := faults[scenario]; fault != nil {
+			fault(x)
+			return
+		}
 		x.fail(http.StatusBadRequest, "Unknown mock scenario: "+scenario, false)
 		return
 	}

@@ -8,15 +8,19 @@
 //
 // Requests steer the mock with headers:
 //
-//	X-Mock-Scenario     slow, error, midstream-error, hang, flaky, slow-first
+//	X-Mock-Scenario     slow, error, midstream-error, hang, flaky, slow-first,
+//	                    or a fault: reset, hangup, short-body, malformed-sse,
+//	                    big-line, gzip-bomb (faults.go describes them)
 //	                    (or send model "mock/<scenario>")
-//	X-Mock-Delay-Ms     pause for slow and slow-first (default Mock.DefaultDelay)
+//	X-Mock-Delay-Ms     pause for slow and slow-first (default Mock.DefaultDelay),
+//	                    and before the cut of reset and hangup (default none)
 //	X-Mock-Status       status for the error scenario (default 400)
 //	X-Mock-Retry-After  Retry-After value for error and flaky answers
 //	X-Mock-Key          flaky counter key (default "")
 //	X-Mock-Fail-Times   failures before flaky succeeds (default 1)
 //	X-Mock-Chunks       exact number of streamed content chunks
 //	X-Mock-Gzip         "1" makes /echo answer gzip-compressed
+//	X-Mock-Size         bytes of the big-line content or of the inflated gzip-bomb
 //
 // The mock is built to sit under benchmark load without being the
 // bottleneck: stream chunks are appended into a pooled buffer instead of
