@@ -2,15 +2,20 @@
 // upstream base URL, byte for byte, streams included, and hands a record of
 // each finished exchange to a Recorder. It never waits on disk: building the
 // record costs a capped copy of each body and a timing mark per read.
+//
+// The package is split by job: proxy.go holds the handler and the
+// ReverseProxy hooks, body.go the request and response body capture,
+// watchdog.go the time limits, retry.go the retries, check.go what requests
+// are refused, and transport.go the upstream transport and header rules.
 package proxy
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -24,8 +29,9 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 )
 
-// Recorder receives each finished exchange. Record may block to apply
-// back-pressure; it must not drop a record silently.
+// Recorder receives each finished exchange. Record may wait briefly for
+// room; it must never drop a record silently, and must count and report
+// one it could not keep.
 type Recorder interface {
 	Record(rec *capture.Record) error
 }
@@ -39,16 +45,26 @@ type Tracker interface {
 
 // Options configure a Proxy.
 type Options struct {
-	Upstream       *url.URL      // base URL; /v1/<path> goes to Upstream/<path>
-	DefaultKey     string        // injected into requests without a key; "" = none
-	Timeout        time.Duration // bounds one exchange, retries included
-	Retries        int           // extra attempts before the first byte
-	RetryBodyLimit int           // request bodies up to this size are buffered so they can be retried
-	BodyLimit      int           // bytes of each body kept in the record
-	Recorder       Recorder
-	Tracker        Tracker           // optional
-	Logger         *slog.Logger      // optional; defaults to slog.Default()
-	Transport      http.RoundTripper // optional; defaults to NewTransport()
+	Upstream *url.URL // base URL; /v1/<path> goes to Upstream/<path>
+	// DefaultKey is injected into requests without a key; "" = none.
+	DefaultKey string
+	// Timeout (REQUEST_TIMEOUT) bounds every silence of an exchange: the
+	// wait for the upstream's headers, a pause within either body, and a
+	// write the client does not read. A stream that keeps sending is
+	// never cut by it.
+	Timeout time.Duration
+	// MaxDuration (STREAM_MAX_DURATION) caps a whole exchange; 0 = no cap.
+	MaxDuration    time.Duration
+	Retries        int // extra attempts before the first byte
+	RetryBodyLimit int // request bodies up to this size are buffered so they can be retried
+	BodyLimit      int // bytes of each body kept in the record
+	// DropCookies names cookies never forwarded upstream: the dashboard's
+	// session cookie reaches the proxy too, since cookies ignore the port.
+	DropCookies []string
+	Recorder    Recorder
+	Tracker     Tracker           // optional
+	Logger      *slog.Logger      // optional; defaults to slog.Default()
+	Transport   http.RoundTripper // optional; defaults to NewTransport()
 }
 
 // Proxy is an http.Handler that forwards to the upstream and records.
@@ -68,28 +84,13 @@ type exchange struct {
 	injectKey bool
 	attempts  int
 	upstream  *teeBody
-	deadline  context.Context // the exchange's context, to tell a timeout from a client that left
-	reqTee    *teeReader      // set when the request body streams through
+	ctx       context.Context // the exchange's context, to tell a timeout from a client that left
+	watch     *watchdog
+	reqTee    *teeReader // set when the request body streams through
+	upgraded  bool       // the upstream switched protocols (101)
 }
 
 type ctxKey struct{}
-
-// NewTransport returns the tuned transport the proxy uses by default: many
-// idle connections per host (all traffic goes to one upstream) and no
-// transparent decompression, so compressed bodies pass through untouched.
-func NewTransport() *http.Transport {
-	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   512,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
-	}
-}
 
 // New returns a Proxy for opts.
 func New(opts Options) *Proxy {
@@ -169,16 +170,32 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rec.APIKey == "" && p.opts.DefaultKey != "" {
 		rec.APIKey, ex.injectKey = p.opts.DefaultKey, true
 	}
-
-	ctx, cancel := context.WithTimeout(r.Context(), p.opts.Timeout)
-	defer cancel()
-	ex.deadline = ctx
-	if err := p.prepareBody(r, ex); err != nil {
-		// The client's body broke off before we could forward it.
-		rec.ProxyErr = "reading request body: " + err.Error()
-		rec.Cancelled = r.Context().Err() != nil
+	if why := refusal(r); why != "" {
+		// Refused before anything is read or sent, and recorded, so an
+		// admin sees who tried.
 		rec.Status = http.StatusBadRequest
-		writeError(w, rec.Status, "invalid_request_error", "could not read the request body")
+		rec.ProxyErr = "refused: " + why
+		writeError(w, rec.Status, "invalid_request_error", why)
+		p.finish(ex)
+		return
+	}
+
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	ex.ctx = ctx
+	ex.watch = newWatchdog(start, p.opts.Timeout, p.opts.MaxDuration, w, cancel)
+	w = &watchedWriter{ResponseWriter: w, d: ex.watch}
+	if err := p.prepareBody(r, ex); err != nil {
+		if t := ex.watch.timedOut(); t != nil {
+			rec.TimedOut, rec.Status, rec.ProxyErr = true, t.Status, t.Error()
+			writeError(w, rec.Status, "timeout", rec.ProxyErr)
+		} else {
+			// The client's body broke off before we could forward it.
+			rec.ProxyErr = "reading request body: " + err.Error()
+			rec.Cancelled = r.Context().Err() != nil
+			rec.Status = http.StatusBadRequest
+			writeError(w, rec.Status, "invalid_request_error", "could not read the request body")
+		}
 		p.finish(ex)
 		return
 	}
@@ -190,12 +207,24 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// ReverseProxy panics with http.ErrAbortHandler when a stream breaks
 		// off mid-way (golang/go#23643); the record must still be written.
 		v := recover()
+		told := v == http.ErrAbortHandler && p.endStream(w, ex)
 		p.finish(ex)
-		if v != nil {
+		if v != nil && !told { // when told, the client learnt why in the stream itself
 			panic(v)
 		}
 	}()
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(ctx, ctxKey{}, ex)))
+}
+
+// refusal returns why r must not be forwarded, or "".
+func refusal(r *http.Request) string {
+	switch {
+	case !validMethod(r.Method):
+		return "the HTTP method must be letters and hyphens, such as POST"
+	case dotSegment(r.URL.Path):
+		return "the path must not contain . or .. segments"
+	}
+	return ""
 }
 
 // requestKey returns the API key a request carries, or "".
@@ -207,79 +236,6 @@ func requestKey(h http.Header) string {
 		return a
 	}
 	return h.Get("X-Api-Key")
-}
-
-// prepareBody buffers a request body of up to RetryBodyLimit bytes so that
-// it can be replayed on retry; a larger body streams straight through, never
-// held whole in memory, and is not retried.
-func (p *Proxy) prepareBody(r *http.Request, ex *exchange) error {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil
-	}
-	limit := int64(p.opts.RetryBodyLimit)
-	if r.ContentLength > limit {
-		ex.rec.ReqBody.Head = make([]byte, 0, ex.rec.ReqBody.Limit)
-		ex.reqTee = &teeReader{r: r.Body, body: &ex.rec.ReqBody}
-		r.Body = ex.reqTee
-		return nil
-	}
-	if r.ContentLength >= 0 && r.ContentLength <= smallBody {
-		// The usual case: a known, small length, read in one allocation.
-		buf := make([]byte, r.ContentLength)
-		if _, err := io.ReadFull(r.Body, buf); err != nil {
-			return err
-		}
-		// Read on to EOF: only then does net/http start watching the
-		// connection, which is how a client that leaves cancels r.Context()
-		// and so the upstream request.
-		var eof [1]byte
-		r.Body.Read(eof[:])
-		p.buffered(r, ex, buf)
-		return nil
-	}
-	// A larger or unknown length: read fixed-size pieces as they arrive, so
-	// a client cannot make the proxy allocate by declaring a length, and a
-	// huge chunked body costs at most the limit before it streams on.
-	const piece = 64 << 10
-	var pieces [][]byte
-	var total int64
-	for total <= limit {
-		b := make([]byte, piece)
-		n, err := io.ReadFull(r.Body, b)
-		pieces, total = append(pieces, b[:n]), total+int64(n)
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			if r.ContentLength >= 0 && total != r.ContentLength {
-				return io.ErrUnexpectedEOF
-			}
-			p.buffered(r, ex, bytes.Join(pieces, nil))
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-	ex.rec.ReqBody.Head = make([]byte, 0, ex.rec.ReqBody.Limit)
-	readers := make([]io.Reader, 0, len(pieces)+1)
-	for _, b := range pieces {
-		ex.rec.ReqBody.Write(b)
-		readers = append(readers, bytes.NewReader(b))
-	}
-	ex.reqTee = &teeReader{r: io.MultiReader(append(readers, r.Body)...), body: &ex.rec.ReqBody, skip: total, closer: r.Body}
-	r.Body = ex.reqTee
-	return nil
-}
-
-// smallBody is the largest declared request length read in one allocation.
-const smallBody = 256 << 10
-
-// buffered keeps a whole request body for replay. The buffer is ours, so the
-// record shares it instead of copying.
-func (p *Proxy) buffered(r *http.Request, ex *exchange, buf []byte) {
-	ex.body = buf
-	ex.rec.ReqBody.Head = buf[:min(len(buf), ex.rec.ReqBody.Limit)]
-	ex.rec.ReqBody.Size = int64(len(buf))
-	r.Body = http.NoBody
-	r.ContentLength = int64(len(buf))
 }
 
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
@@ -296,6 +252,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	// client's address too and must not reach the upstream.
 	pr.Out.Header.Del("X-Real-Ip")
 	pr.Out.Header.Del("True-Client-Ip")
+	dropCookies(pr.Out.Header, p.opts.DropCookies)
 	if ex.injectKey {
 		pr.Out.Header.Set("Authorization", "Bearer "+p.opts.DefaultKey)
 	}
@@ -316,11 +273,21 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	rec.TTFB = time.Since(rec.Start)
 	rec.Status = resp.StatusCode
 	rec.RespHeader = resp.Header
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// ReverseProxy tunnels the two connections itself and needs the
+		// upstream body as it is (writable). The tunnel has no request or
+		// response body to record, and no silence limit: either side may
+		// be quiet for as long as the protocol allows.
+		ex.upgraded = true
+		ex.watch.stop()
+		return nil
+	}
+	ex.watch.setPhase(phaseBody)
 	if resp.ContentLength > 0 {
 		// One allocation of the right size instead of append's doublings.
 		rec.RespBody.Head = make([]byte, 0, min(resp.ContentLength, int64(rec.RespBody.Limit)))
 	}
-	ex.upstream = &teeBody{rc: resp.Body, rec: rec}
+	ex.upstream = &teeBody{rc: resp.Body, rec: rec, d: ex.watch}
 	resp.Body = ex.upstream
 	return nil
 }
@@ -330,13 +297,13 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	ex := r.Context().Value(ctxKey{}).(*exchange)
 	rec := ex.rec
-	switch {
-	case ex.timedOut():
+	switch t := ex.watch.timedOut(); {
+	case t != nil:
 		rec.TimedOut = true
-		rec.Status = http.StatusGatewayTimeout
-		rec.ProxyErr = "upstream did not answer within " + p.opts.Timeout.String()
+		rec.Status = t.Status
+		rec.ProxyErr = t.Error()
 		writeError(w, rec.Status, "timeout", rec.ProxyErr)
-	case ex.deadline.Err() != nil:
+	case ex.ctx.Err() != nil:
 		rec.Cancelled = true
 		// Nobody is listening; the status is only for the record.
 		rec.Status = 499
@@ -348,10 +315,26 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	}
 }
 
-// timedOut reports whether the exchange's context ended because
-// REQUEST_TIMEOUT fired, rather than because the client left.
-func (ex *exchange) timedOut() bool {
-	return errors.Is(context.Cause(ex.deadline), context.DeadlineExceeded)
+// endStream tells a streaming client why its stream was cut, when a time
+// limit cut it and the client is still reading: an SSE error event in the
+// OpenAI shape, which SDKs raise as an error. It reports whether it did;
+// otherwise the connection is aborted, so the client sees the cut.
+func (p *Proxy) endStream(w http.ResponseWriter, ex *exchange) bool {
+	t := ex.watch.timedOut()
+	if t == nil || ex.watch.writing.Load() || !isEventStream(ex.rec.RespHeader) {
+		return false
+	}
+	msg := fmt.Sprintf(`{"error":{"message":%q,"type":"timeout","code":%d}}`, t.Error()+"; the stream was cut off", t.Status)
+	if _, err := fmt.Fprintf(w, "\ndata: %s\n\n", msg); err != nil {
+		return false
+	}
+	return http.NewResponseController(w).Flush() == nil
+}
+
+// isEventStream reports whether h declares a text/event-stream body.
+func isEventStream(h http.Header) bool {
+	ct, _, _ := strings.Cut(h.Get("Content-Type"), ";")
+	return strings.EqualFold(strings.TrimSpace(ct), "text/event-stream")
 }
 
 // finish completes the record and hands it to the Recorder.
@@ -359,18 +342,27 @@ func (p *Proxy) finish(ex *exchange) {
 	rec := ex.rec
 	rec.Duration = time.Since(rec.Start)
 	rec.Attempts = max(ex.attempts, 1)
-	if t := ex.upstream; t != nil && !t.eof {
+	var t *Timeout
+	if ex.watch != nil {
+		t = ex.watch.stop()
+	}
+	if tr := ex.upstream; tr != nil && !tr.eof {
 		// The response body broke off before its end.
 		switch {
-		case ex.timedOut():
-			rec.TimedOut = true
-			rec.ProxyErr = "exchange exceeded " + p.opts.Timeout.String() + " and was cut off"
-		case t.err == nil || errors.Is(t.err, context.Canceled):
+		case t != nil:
+			rec.ProxyErr = t.Error() + "; the answer was cut off"
+		case tr.err == nil || errors.Is(tr.err, context.Canceled):
 			// Reading upstream went fine, so writing to the client failed,
 			// or the client's context ended: the client left.
 			rec.Cancelled = true
 		default:
-			rec.ProxyErr = "upstream connection lost: " + t.err.Error()
+			rec.ProxyErr = "upstream connection lost: " + tr.err.Error()
+		}
+	}
+	if t != nil {
+		rec.TimedOut = true
+		if rec.ProxyErr == "" {
+			rec.ProxyErr = t.Error()
 		}
 	}
 	if rec.Cancelled && p.cutoff.Load() {
@@ -393,111 +385,3 @@ func (p *Proxy) finish(ex *exchange) {
 		p.opts.Tracker.End(rec)
 	}
 }
-
-// teeBody copies the upstream response body into the record as the
-// ReverseProxy reads it, noting when each piece arrived.
-type teeBody struct {
-	rc  io.ReadCloser
-	rec *capture.Record
-	eof bool
-	err error
-}
-
-func (t *teeBody) Read(p []byte) (int, error) {
-	n, err := t.rc.Read(p)
-	if n > 0 {
-		t.rec.RespBody.Write(p[:n])
-		t.rec.Marks.Add(t.rec.RespBody.Size, time.Since(t.rec.Start))
-	}
-	if err == io.EOF {
-		t.eof = true
-	} else if err != nil {
-		t.err = err
-	}
-	return n, err
-}
-
-func (t *teeBody) Close() error { return t.rc.Close() }
-
-// teeReader copies a streamed request body into the record as it is sent,
-// skipping the first skip bytes, which were recorded already. The
-// transport may still be reading the body after the exchange has ended (an
-// upstream can answer before reading it all), so finish seals the tee
-// before handing the record on, and later reads are passed on unrecorded.
-type teeReader struct {
-	r      io.Reader
-	body   *capture.Body
-	skip   int64
-	closer io.Closer
-
-	mu     sync.Mutex
-	sealed bool
-}
-
-func (t *teeReader) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
-	if n > 0 {
-		b := p[:n]
-		t.mu.Lock()
-		if !t.sealed {
-			if t.skip > 0 {
-				s := min(t.skip, int64(n))
-				b, t.skip = b[s:], t.skip-s
-			}
-			t.body.Write(b)
-		}
-		t.mu.Unlock()
-	}
-	return n, err
-}
-
-// seal stops recording; after it returns the record's body is not touched.
-func (t *teeReader) seal() {
-	t.mu.Lock()
-	t.sealed = true
-	t.mu.Unlock()
-}
-
-func (t *teeReader) Close() error {
-	if c, ok := t.r.(io.Closer); ok {
-		return c.Close()
-	}
-	if t.closer != nil {
-		return t.closer.Close()
-	}
-	return nil
-}
-
-// narrowEncoding offers the upstream only the compressions the record can
-// decode (gzip, deflate) among those the client accepts. A brotli or zstd
-// answer would pass through fine but be stored undecodable: no model, no
-// usage, no cost, nothing to search.
-func narrowEncoding(h http.Header, accept string) {
-	var keep []string
-	for part := range strings.SplitSeq(accept, ",") {
-		coding, _, _ := strings.Cut(part, ";")
-		switch strings.ToLower(strings.TrimSpace(coding)) {
-		case "gzip", "x-gzip", "deflate", "identity":
-			keep = append(keep, strings.TrimSpace(part))
-		}
-	}
-	if len(keep) == 0 {
-		h.Del("Accept-Encoding")
-		return
-	}
-	h.Set("Accept-Encoding", strings.Join(keep, ", "))
-}
-
-// bufferPool recycles ReverseProxy's copy buffers.
-type bufferPool struct{ p sync.Pool }
-
-// Get returns a 32 KiB buffer.
-func (b *bufferPool) Get() []byte {
-	if v, ok := b.p.Get().(*[]byte); ok {
-		return *v
-	}
-	return make([]byte, 32<<10)
-}
-
-// Put returns buf to the pool.
-func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }

@@ -34,6 +34,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	for attempt := 1; ; attempt++ {
 		if ex != nil {
 			ex.attempts = attempt
+			ex.watch.touch() // each attempt gets the whole REQUEST_TIMEOUT
 		}
 		resp, err := t.base.RoundTrip(req)
 		if attempt > t.retries || !retryable(req, resp, err) {
