@@ -204,6 +204,12 @@ func withCurrent(values []string, current string) []string {
 	return append(values[:len(values):len(values)], current)
 }
 
+// hiddenKeys notes the keys the key filter leaves out, and where to find
+// them instead.
+func hiddenKeys(n int) string {
+	return "… " + strconv.Itoa(n) + " older " + plural(int64(n), "key", "keys") + " not listed; filter from a request's page"
+}
+
 // successValue is the success-rate stat, "—" before any traffic.
 func successValue(s Stats) string {
 	if s.TotalRequests == 0 {

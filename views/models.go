@@ -86,9 +86,11 @@ type Dashboard struct {
 	Stats   Stats
 	Filter  Filter
 	Table   Table
-	Models  []string
+	Models  []string // suggestions for the model filter, which takes any text
 	Methods []string
 	Keys    []Option // admin key filter: value key_hash, label key mask
+	// KeysHidden is how many keys with traffic Keys leaves out.
+	KeysHidden int
 }
 
 // Login is the login page.
@@ -133,6 +135,9 @@ type Detail struct {
 	// ReplyContent, ReplyReasoning and ReplyToolCalls are the assistant's
 	// reply: the reassembled stream or the response message.
 	ReplyContent, ReplyReasoning, ReplyToolCalls string
+
+	// KeyFilterURL, for admins, lists every record of this record's key.
+	KeyFilterURL string
 
 	RawSSE string // the raw stream as received, when Stream
 	Curl   string // copy-as-curl command with the key masked

@@ -441,10 +441,17 @@ func TestDashboardPage(t *testing.T) {
 		if attr(search, "name") != "search" || attr(search, "type") != "search" || attr(search, "value") != "weather" {
 			t.Errorf("search input name=%q type=%q value=%q", attr(search, "name"), attr(search, "type"), attr(search, "value"))
 		}
-		for name, want := range map[string]string{"status": "4xx", "model": "openai/gpt-5", "method": "POST", "key": "h2"} {
+		for name, want := range map[string]string{"status": "4xx", "method": "POST", "key": "h2"} {
 			if got := attr(form.Find(`select[name="`+name+`"] option[selected]`), "value"); got != want {
 				t.Errorf("select %s selected %q, want %q", name, got, want)
 			}
+		}
+		model := one(t, form, `input[name="model"]`)
+		if attr(model, "value") != "openai/gpt-5" || attr(model, "list") == "" {
+			t.Errorf("model input value=%q list=%q, want openai/gpt-5 and a list of suggestions", attr(model, "value"), attr(model, "list"))
+		}
+		if n := form.Find("datalist#" + attr(model, "list") + " option").Length(); n == 0 {
+			t.Error("model input suggests no models")
 		}
 		for _, name := range []string{"from", "to"} {
 			if attr(form.Find(`input[name="`+name+`"]`), "type") != "datetime-local" {
@@ -465,8 +472,17 @@ func TestDashboardPage(t *testing.T) {
 		d := sampleDashboard(false)
 		d.Filter.Model = "gone/model"
 		doc, _ := render(t, views.DashboardPage(d))
-		if got := attr(doc.Find(`select[name="model"] option[selected]`), "value"); got != "gone/model" {
-			t.Errorf("selected model = %q", got)
+		if got := attr(doc.Find(`input[name="model"]`), "value"); got != "gone/model" {
+			t.Errorf("model filter = %q", got)
+		}
+	})
+
+	t.Run("HiddenKeysNoted", func(t *testing.T) {
+		d := sampleDashboard(true)
+		d.KeysHidden = 7
+		doc, _ := render(t, views.DashboardPage(d))
+		if got := doc.Find(`select[name="key"] option[disabled]`).Text(); !strings.Contains(got, "7 older keys") {
+			t.Errorf("key list note %q, want it to count 7 older keys", got)
 		}
 	})
 

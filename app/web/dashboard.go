@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -40,24 +41,9 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := views.Dashboard{Page: s.page(r, "Requests"), Stats: u.stats, Filter: q.view, Table: u.table}
-	v := id.Viewer()
-	if m.Models, err = s.Store.Models(r.Context(), v); err != nil {
+	if err := s.filterChoices(r.Context(), id, q.view, &m); err != nil {
 		s.fail(w, r, err, false)
 		return
-	}
-	if m.Methods, err = s.Store.Methods(r.Context(), v); err != nil {
-		s.fail(w, r, err, false)
-		return
-	}
-	if id.Admin {
-		keys, err := s.Store.Keys(r.Context())
-		if err != nil {
-			s.fail(w, r, err, false)
-			return
-		}
-		for _, k := range keys {
-			m.Keys = append(m.Keys, views.Option{Value: k.Hash, Label: k.Mask + " (" + strconv.FormatInt(k.Requests, 10) + ")"})
-		}
 	}
 	render(w, r, http.StatusOK, views.DashboardPage(m))
 }
@@ -201,4 +187,78 @@ func pendingRow(p live.Pending, admin bool) views.Row {
 		row.KeyMask = p.KeyMask
 	}
 	return row
+}
+
+// maxFilterOptions is the most choices a filter list offers. Anyone who
+// can reach the proxy can make new keys, models and methods, and listing
+// them all once made the page megabytes long. The model filter takes any
+// text besides its suggestions; a key outside the list is reached from a
+// record's detail page.
+const maxFilterOptions = 50
+
+// usualMethods are offered first, so that made-up methods cannot crowd
+// them out of the method filter.
+var usualMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+
+// filterChoices fills the choices of m's filter lists, each at most
+// maxFilterOptions long; the current choice is always among them.
+//
+// The store returns every distinct value and this trims them; see
+// maxFilterOptions.
+func (s *Server) filterChoices(ctx context.Context, id auth.Identity, f views.Filter, m *views.Dashboard) error {
+	v := id.Viewer()
+	models, err := s.Store.Models(ctx, v)
+	if err != nil {
+		return err
+	}
+	m.Models = models[:min(len(models), maxFilterOptions)]
+	methods, err := s.Store.Methods(ctx, v)
+	if err != nil {
+		return err
+	}
+	m.Methods = capMethods(methods)
+	if !id.Admin {
+		return nil
+	}
+	keys, err := s.Store.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	found := false
+	for i, k := range keys {
+		if i < maxFilterOptions || k.Hash == f.Key {
+			m.Keys = append(m.Keys, views.Option{Value: k.Hash, Label: k.Mask + " (" + strconv.FormatInt(k.Requests, 10) + ")"})
+		} else {
+			m.KeysHidden++
+		}
+		found = found || k.Hash == f.Key
+	}
+	if f.Key != "" && !found {
+		m.Keys = append(m.Keys, views.Option{Value: f.Key, Label: "no such key"})
+	}
+	return nil
+}
+
+// capMethods keeps at most maxFilterOptions of methods, the usual ones
+// first, and returns them sorted.
+func capMethods(methods []string) []string {
+	if len(methods) <= maxFilterOptions {
+		return methods
+	}
+	out := make([]string, 0, maxFilterOptions)
+	for _, m := range usualMethods {
+		if slices.Contains(methods, m) {
+			out = append(out, m)
+		}
+	}
+	for _, m := range methods {
+		if len(out) == maxFilterOptions {
+			break
+		}
+		if !slices.Contains(usualMethods, m) {
+			out = append(out, m)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -48,6 +49,9 @@ func (s *Server) detail(r *http.Request, rec *capture.Record) views.Detail {
 	}
 	d.Messages = conversation(rec.ReqBodyStored)
 	d.Curl = curlCommand(s.ProxyURL, rec)
+	if identity(r).Admin && rec.KeyHash != "" {
+		d.KeyFilterURL = "/?" + url.Values{"key": {rec.KeyHash}}.Encode()
+	}
 	return d
 }
 

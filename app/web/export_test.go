@@ -11,3 +11,6 @@ const MinRefresh = minRefresh
 
 // MaxSearchLen exposes maxSearchLen.
 const MaxSearchLen = maxSearchLen
+
+// MaxFilterOptions exposes maxFilterOptions.
+const MaxFilterOptions = maxFilterOptions

@@ -1,16 +1,20 @@
 package web_test
 
 import (
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+	"github.com/openrouter-proxy/openrouter-proxy/app/web"
 )
 
 func TestDashboardVisibility(t *testing.T) {
@@ -53,7 +57,7 @@ func TestDashboardVisibility(t *testing.T) {
 		})
 	}
 
-	t.Run("AdminKeyFilterListsEveryKey", func(t *testing.T) {
+	t.Run("AdminKeyFilterListsKeysMostRecentFirst", func(t *testing.T) {
 		doc := page(t, e.get("/", withCookie(users["admin"])))
 		var got []string
 		doc.Find(byTestID("filter-key") + " option").Each(func(_ int, s *goquery.Selection) {
@@ -68,7 +72,7 @@ func TestDashboardVisibility(t *testing.T) {
 	t.Run("ModelFilterListsOnlyVisibleModels", func(t *testing.T) {
 		doc := page(t, e.get("/", withCookie(users["alice"])))
 		var got []string
-		doc.Find(byTestID("filter-model") + " option").Each(func(_ int, s *goquery.Selection) {
+		doc.Find(byTestID("filter-model-options") + " option").Each(func(_ int, s *goquery.Selection) {
 			got = append(got, s.AttrOr("value", ""))
 		})
 		if slices.Contains(got, "mistralai/mistral-large") || slices.Contains(got, imgPayload) {
@@ -83,6 +87,90 @@ func TestDashboardVisibility(t *testing.T) {
 		doc := page(t, e.get("/", withCookie(users["bob"])))
 		if got := strings.TrimSpace(doc.Find(byTestID("stat-total") + " .stat-value").Text()); got != "2" {
 			t.Errorf("bob's stat-total %q, want 2", got)
+		}
+	})
+}
+
+// optionValues returns the values of the options under sel.
+func optionValues(doc *goquery.Document, sel string) []string {
+	var got []string
+	doc.Find(sel + " option").Each(func(_ int, s *goquery.Selection) { got = append(got, s.AttrOr("value", "")) })
+	return got
+}
+
+// A flood of distinct keys, models and methods (anyone who can reach the
+// proxy can make them) must not blow up the dashboard's filter lists.
+func TestFilterListsStaySmall(t *testing.T) {
+	e := newEnv(t)
+	const n = 3000
+	xs := make([]exchange, 0, n+2)
+	// The usual methods, used long ago, must still be offered.
+	for _, m := range []string{"POST", "GET"} {
+		xs = append(xs, exchange{name: "old-" + m, key: aliceKey, ago: 2 * time.Hour, method: m, url: "/v1/models", path: "/models",
+			reqType: "application/json", status: 200, respType: "application/json", respBody: []byte(`{}`)})
+	}
+	keyOf := func(i int) string { return fmt.Sprintf("sk-or-v1-flood-secret-%06d", i) }
+	for i := range n {
+		xs = append(xs, exchange{
+			name: "flood-" + strconv.Itoa(i), key: keyOf(i), ago: time.Duration(n-i) * time.Second,
+			method: "M" + strconv.Itoa(i), url: "/v1/chat/completions", path: "/chat/completions",
+			reqType: "application/json", reqBody: []byte(`{"model":"model-` + strconv.Itoa(i) + `"}`),
+			status: 200, respType: "application/json", respBody: []byte(`{}`),
+		})
+	}
+	e.seed(xs...)
+	admin := e.login(adminKey)
+
+	w := e.get("/", withCookie(admin))
+	wantStatus(t, w, http.StatusOK)
+	doc := page(t, w)
+	t.Run("PageIsSmall", func(t *testing.T) {
+		if all := doc.Find("option").Length(); all > 4*web.MaxFilterOptions {
+			t.Errorf("%d <option>s for %d distinct keys, models and methods; want at most %d", all, n, 4*web.MaxFilterOptions)
+		}
+		if w.Body.Len() > 256<<10 {
+			t.Errorf("page is %d bytes, want under 256 KiB", w.Body.Len())
+		}
+	})
+	t.Run("ListsAreCapped", func(t *testing.T) {
+		for _, id := range []string{"filter-key", "filter-model-options", "filter-method"} {
+			// Plus "any" and a note of what is left out.
+			if got := len(optionValues(doc, byTestID(id))); got > web.MaxFilterOptions+2 {
+				t.Errorf("%s: %d options, want at most %d", id, got, web.MaxFilterOptions+2)
+			}
+		}
+	})
+	t.Run("KeysAreTheMostRecent", func(t *testing.T) {
+		keys := optionValues(doc, byTestID("filter-key"))
+		if len(keys) < 2 || keys[1] != capture.Fingerprint(keyOf(n-1)) {
+			t.Errorf("key options start %.3v, want any, then the newest key", keys)
+		}
+		if note := doc.Find(byTestID("filter-key") + " option[disabled]").Text(); !strings.Contains(note, strconv.Itoa(n+1-web.MaxFilterOptions)) {
+			t.Errorf("key list note %q does not say how many keys are left out", note)
+		}
+	})
+	t.Run("UsualMethodsOffered", func(t *testing.T) {
+		methods := optionValues(doc, byTestID("filter-method"))
+		for _, m := range []string{"GET", "POST"} {
+			if !slices.Contains(methods, m) {
+				t.Errorf("method options lack %s: %.8v…", m, methods)
+			}
+		}
+	})
+	t.Run("SelectedValuesOutsideTheCapStay", func(t *testing.T) {
+		oldest := capture.Fingerprint(keyOf(0))
+		doc := page(t, e.get("/?key="+oldest+"&model=model-0&method=M0", withCookie(admin)))
+		if got := doc.Find(byTestID("filter-key") + " option[selected]"); got.AttrOr("value", "") != oldest || !strings.Contains(got.Text(), capture.Mask(keyOf(0))) {
+			t.Errorf("selected key option %q (%q), want %s labelled %s", got.AttrOr("value", ""), got.Text(), oldest, capture.Mask(keyOf(0)))
+		}
+		if got := doc.Find(byTestID("filter-model")).AttrOr("value", ""); got != "model-0" {
+			t.Errorf("model filter shows %q, want model-0", got)
+		}
+		if got := doc.Find(byTestID("filter-method") + " option[selected]").AttrOr("value", ""); got != "M0" {
+			t.Errorf("selected method %q, want M0", got)
+		}
+		if got := e.rowNames(doc, "request-row"); !slices.Equal(got, []string{"flood-0"}) {
+			t.Errorf("rows %v, want [flood-0]", got)
 		}
 	})
 }
@@ -183,6 +271,28 @@ func TestDetailPage(t *testing.T) {
 		}
 		if !strings.Contains(doc.Find(byTestID("detail-summary")).Text(), mask) {
 			t.Errorf("summary lacks the key mask %q", mask)
+		}
+	})
+}
+
+// Keys beyond the key filter's list are reached from their records.
+func TestDetailLinksAdminsToKeyFilter(t *testing.T) {
+	e := newSeededEnv(t)
+	id := e.ids["bob-chat"]
+	t.Run("Admin", func(t *testing.T) {
+		doc := page(t, e.get("/request/"+id, withCookie(e.login(adminKey))))
+		link := doc.Find(byTestID("key-filter-link"))
+		if got, want := link.AttrOr("href", ""), "/?key="+capture.Fingerprint(bobKey); got != want {
+			t.Errorf("key link %q, want %q", got, want)
+		}
+		if got := link.Text(); got != capture.Mask(bobKey) {
+			t.Errorf("key link text %q, want the mask %q", got, capture.Mask(bobKey))
+		}
+	})
+	t.Run("OwnerGetsNoLink", func(t *testing.T) {
+		doc := page(t, e.get("/request/"+id, withCookie(e.login(bobKey))))
+		if n := doc.Find(byTestID("key-filter-link")).Length(); n != 0 {
+			t.Errorf("%d key filter links for a user, want none", n)
 		}
 	})
 }
