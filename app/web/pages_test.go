@@ -166,7 +166,7 @@ func TestFilterListsStaySmall(t *testing.T) {
 		if got := doc.Find(byTestID("filter-model")).AttrOr("value", ""); got != "model-0" {
 			t.Errorf("model filter shows %q, want model-0", got)
 		}
-		if got := doc.Find(byTestID("filter-method") + " option[selected]").AttrOr("value", ""); got != "M0" {
+		if got := doc.Find(byTestID("filter-method")+" option[selected]").AttrOr("value", ""); got != "M0" {
 			t.Errorf("selected method %q, want M0", got)
 		}
 		if got := e.rowNames(doc, "request-row"); !slices.Equal(got, []string{"flood-0"}) {
