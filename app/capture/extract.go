@@ -20,6 +20,7 @@ type analysis struct {
 	streamErr *apiError // the first error event of a stream
 	bodyErr   *apiError // the error object of a whole body
 	events    int       // stream events that decoded as JSON
+	slowOnly  bool      // tests: decode every event the general way, never by fastChunk
 }
 
 // stream reads the SSE events of body and returns the offset just past the
@@ -31,11 +32,18 @@ func (a *analysis) stream(body []byte) (firstOutput int) {
 		if isDone(data) {
 			return false
 		}
-		if !decodeEvent(data, &ev) {
-			return true
+		output, ok := false, false
+		if !a.slowOnly {
+			output, ok = a.fastChunk(data)
+		}
+		if !ok {
+			if !decodeEvent(data, &ev) {
+				return true
+			}
+			output = a.streamEvent(&ev, false)
 		}
 		a.events++
-		if a.streamEvent(&ev, false) && firstOutput < 0 {
+		if output && firstOutput < 0 {
 			firstOutput = end
 		}
 		return true
