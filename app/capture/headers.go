@@ -90,7 +90,7 @@ func maskCredential(v string) string {
 	}
 	scheme, cred, ok := strings.Cut(v, " ")
 	if !ok {
-		return Mask(v)
+		return maskKey(v)
 	}
 	cred = strings.TrimSpace(cred)
 	switch {
@@ -99,7 +99,7 @@ func maskCredential(v string) string {
 	case strings.EqualFold(scheme, "Basic"):
 		return scheme + " " + Redacted
 	default:
-		return scheme + " " + Mask(cred)
+		return scheme + " " + maskKey(cred)
 	}
 }
 

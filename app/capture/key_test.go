@@ -37,6 +37,13 @@ func TestMask(t *testing.T) {
 		{"abc", "…"},
 		{"", "…"},
 		{"ключ-ключ-ключ-ключ-ключ-1234", "ключ-клю…1234"}, // by character, not byte
+		// A whole Authorization value, as the proxy keeps for schemes
+		// other than Bearer: the scheme shows, a Basic credential never.
+		{"Basic dXNlcjpwYXNzd29yZA==", "Basic …"},
+		{"basic  dXNlcjpodW50ZXIyaHVudGVyMmh1bnRlcjI= ", "basic …"},
+		{"Token sk-or-v1-0123456789abcdef0123456789abcdefa1b2", "Token sk-or-v1…a1b2"},
+		{"Bearer abcdefghijkl", "Bearer …ijkl"},
+		{"Digest\tusername=\"alice\", response=\"6629fae49393a05397450978507c4ef1\"", "Digest username…ef1\""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
@@ -142,6 +149,28 @@ func TestAnalyzeKey(t *testing.T) {
 	}
 	if got := live.Get("Authorization"); got != "Bearer "+key {
 		t.Errorf("live request header changed to %q", got)
+	}
+}
+
+// TestAnalyzeBasicKey checks that a record whose key is a Basic
+// Authorization value (the proxy keeps the whole value for schemes other
+// than Bearer) shows none of the credential in its mask.
+func TestAnalyzeBasicKey(t *testing.T) {
+	const cred = "dXNlcjpwYXNzd29yZA==" // user:password
+	r := exchange(200, jsonHeader(), bigLimit, `{}`)
+	r.ReqHeader = http.Header{"Authorization": {"Basic " + cred}}
+	r.APIKey = "Basic " + cred
+	r.Analyze()
+	if r.KeyMask != "Basic …" {
+		t.Errorf("KeyMask = %q, want %q", r.KeyMask, "Basic …")
+	}
+	for _, part := range []string{cred[:2], cred[len(cred)-4:]} {
+		if strings.Contains(r.KeyMask, part) || strings.Contains(r.ReqHeaderJSON, part) {
+			t.Errorf("KeyMask %q or headers %s show %q of the credential", r.KeyMask, r.ReqHeaderJSON, part)
+		}
+	}
+	if r.KeyHash != capture.Fingerprint("Basic "+cred) {
+		t.Errorf("KeyHash = %q", r.KeyHash)
 	}
 }
 
