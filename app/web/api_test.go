@@ -319,7 +319,7 @@ func TestAPIRequestDetail(t *testing.T) {
 	for _, tc := range detailVisibility {
 		t.Run(tc.name, func(t *testing.T) {
 			id := e.caseID(tc)
-			w := e.get("/api/request/"+id, withCookie(users[tc.user]))
+			w := e.get("/api/request/"+url.PathEscape(id), withCookie(users[tc.user]))
 			if tc.want == http.StatusOK {
 				wantStatus(t, w, http.StatusOK)
 				if d := decode[detailResponse](t, w); d.ID != id {
@@ -333,9 +333,6 @@ func TestAPIRequestDetail(t *testing.T) {
 			}
 		})
 	}
-	t.Run("GarbageIDIs404", func(t *testing.T) {
-		wantJSONError(t, e.get("/api/request/not-an-id'%20OR%201=1--", withCookie(users["admin"])), http.StatusNotFound)
-	})
 }
 
 // statsResponse is GET /api/stats.

@@ -150,6 +150,9 @@ type exchange struct {
 	respType  string
 	respBody  []byte
 	duration  time.Duration
+	// edit, if set, changes the record before it is stored, for what the
+	// fields above cannot say.
+	edit func(*capture.Record)
 }
 
 // record builds the raw capture.Record the proxy would hand the store.
@@ -175,6 +178,9 @@ func (x exchange) record(now time.Time) *capture.Record {
 	}
 	rec.ReqBody.Write(x.reqBody)
 	rec.RespBody.Write(x.respBody)
+	if x.edit != nil {
+		x.edit(rec)
+	}
 	return rec
 }
 
@@ -463,25 +469,38 @@ func (e *env) rowNames(doc *goquery.Document, kind string) []string {
 type visibilityCase struct {
 	name, user, record string // record "" asks for an id that does not exist
 	want               int
+	// mangle, if set, turns the id into the one asked for.
+	mangle func(id string) string
 }
 
 // detailVisibility is shared by the HTML and JSON detail tests, so both
 // routes are held to the same rule.
 var detailVisibility = []visibilityCase{
-	{"OwnerSeesIt", "bob", "bob-chat", http.StatusOK},
-	{"AdminSeesIt", "admin", "bob-chat", http.StatusOK},
-	{"AdminSeesOthers", "admin", "alice-chat", http.StatusOK},
-	{"AdminSeesDefaultKeyTraffic", "admin", "default-429", http.StatusOK},
-	{"OtherUserGets404", "alice", "bob-chat", http.StatusNotFound},
-	{"OtherUserGets404ForDefaultKey", "alice", "default-429", http.StatusNotFound},
-	{"UserGets404ForDefaultKey", "bob", "default-429", http.StatusNotFound},
-	{"NonexistentIDIs404", "admin", "", http.StatusNotFound},
+	{"OwnerSeesIt", "bob", "bob-chat", http.StatusOK, nil},
+	{"AdminSeesIt", "admin", "bob-chat", http.StatusOK, nil},
+	{"AdminSeesOthers", "admin", "alice-chat", http.StatusOK, nil},
+	{"AdminSeesDefaultKeyTraffic", "admin", "default-429", http.StatusOK, nil},
+	{"OtherUserGets404", "alice", "bob-chat", http.StatusNotFound, nil},
+	{"OtherUserGets404ForDefaultKey", "alice", "default-429", http.StatusNotFound, nil},
+	{"UserGets404ForDefaultKey", "bob", "default-429", http.StatusNotFound, nil},
+	{"NonexistentIDIs404", "admin", "", http.StatusNotFound, nil},
+	{"OthersIDUppercasedIs404", "alice", "bob-chat", http.StatusNotFound, strings.ToUpper},
+	{"OthersIDWithSQLIs404", "alice", "bob-chat", http.StatusNotFound, func(id string) string { return id + "' OR '1'='1" }},
+	{"SQLInjectionIs404", "admin", "", http.StatusNotFound, func(string) string { return "x' OR 1=1--" }},
+	{"WildcardIs404", "alice", "", http.StatusNotFound, func(string) string { return "%" }},
+	{"NULIs404", "admin", "", http.StatusNotFound, func(string) string { return "\x00" }},
+	{"InvalidUTF8Is404", "admin", "", http.StatusNotFound, func(string) string { return "\xff\xfe" }},
+	{"VeryLongIDIs404", "admin", "", http.StatusNotFound, func(string) string { return strings.Repeat("0", 10000) }},
 }
 
 // caseID is the record id tc asks for.
 func (e *env) caseID(tc visibilityCase) string {
+	id := e.ids[tc.record]
 	if tc.record == "" {
-		return uuid.Must(uuid.NewV7()).String()
+		id = uuid.Must(uuid.NewV7()).String()
 	}
-	return e.ids[tc.record]
+	if tc.mangle != nil {
+		id = tc.mangle(id)
+	}
+	return id
 }
