@@ -1,4 +1,19 @@
 package store
 
+import "fmt"
+
 // LastIDSQL exposes lastIDSQL, so tests can check its query plan.
 var LastIDSQL = lastIDSQL
+
+// SetMaxPageCount caps the database's size on the writer's connection, as
+// a full disk would: inserts beyond it fail with SQLITE_FULL.
+func SetMaxPageCount(s *SQLite, pages int64) error {
+	_, err := s.wdb.Exec(fmt.Sprintf("PRAGMA max_page_count = %d", pages))
+	return err
+}
+
+// PageCount returns the database's size in pages.
+func PageCount(s *SQLite) (n int64, err error) {
+	err = s.wdb.QueryRow("PRAGMA page_count").Scan(&n)
+	return n, err
+}

@@ -23,7 +23,7 @@ import (
 
 // Defaults for the zero values of Options.
 const (
-	DefaultQueueSize  = 4096
+	DefaultQueueSize  = 1 << 16
 	DefaultBatchSize  = 512
 	DefaultBatchDelay = 20 * time.Millisecond
 	DefaultPruneEvery = 5 * time.Second
@@ -32,9 +32,20 @@ const (
 
 // Options tunes a SQLite store. The zero value is usable.
 type Options struct {
-	// QueueSize is how many records may wait for the writer before Record
-	// blocks. Default DefaultQueueSize.
+	// QueueSize is how many records may wait for the writer at most.
+	// Default DefaultQueueSize; the byte budget usually binds first.
 	QueueSize int
+	// QueueBytes is the byte budget of the records waiting for the writer,
+	// counted by capture.Record.MemSize. Default DefaultQueueBytes.
+	QueueBytes int64
+	// QueueWait is how long Record waits for room in the queue before it
+	// gives the record up (counted and logged). While the database is
+	// failing it does not wait. Default DefaultQueueWait; negative means
+	// no wait.
+	QueueWait time.Duration
+	// AnalyzeWorkers is how many goroutines analyse records ahead of the
+	// writer. Default GOMAXPROCS.
+	AnalyzeWorkers int
 	// BatchSize is the most records committed in one transaction.
 	// Default DefaultBatchSize.
 	BatchSize int
@@ -68,6 +79,15 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.QueueSize <= 0 {
 		o.QueueSize = DefaultQueueSize
+	}
+	if o.QueueBytes <= 0 {
+		o.QueueBytes = DefaultQueueBytes
+	}
+	if o.QueueWait == 0 {
+		o.QueueWait = DefaultQueueWait
+	}
+	if o.AnalyzeWorkers <= 0 {
+		o.AnalyzeWorkers = runtime.GOMAXPROCS(0)
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = DefaultBatchSize
@@ -117,13 +137,16 @@ type SQLite struct {
 	wdb *sql.DB // the writer's single connection
 	rdb *sql.DB // read-only pool
 
-	// mu guards closed and sending on queue: senders hold it for reading,
-	// Close takes it for writing before closing queue, so a send never
-	// meets a closed channel.
-	mu     sync.RWMutex
-	closed bool
-	queue  chan op
-	done   chan struct{} // closed when the writer goroutine has exited
+	// mu guards closed and sending on queue and work: senders hold it for
+	// reading, Close takes it for writing before closing them, so a send
+	// never meets a closed channel.
+	mu      sync.RWMutex
+	closed  bool
+	queue   chan *op      // to the writer, in arrival order
+	work    chan *op      // the same records, to the analysis workers
+	closing chan struct{} // closed when Close begins
+	done    chan struct{} // closed when the writer goroutine has exited
+	budget  *budget
 
 	// Owned by the writer goroutine.
 	timer       *time.Timer // ends a batch's collection after BatchDelay
@@ -194,11 +217,17 @@ func Open(ctx context.Context, path string, opts Options) (*SQLite, error) {
 		log:   opts.Logger,
 		wdb:   wdb,
 		rdb:   rdb,
-		queue: make(chan op, opts.QueueSize),
-		done:  make(chan struct{}),
-		timer: time.NewTimer(time.Hour),
+		queue:   make(chan *op, opts.QueueSize),
+		work:    make(chan *op, opts.QueueSize),
+		closing: make(chan struct{}),
+		done:    make(chan struct{}),
+		budget:  newBudget(opts.QueueBytes, opts.QueueWait),
+		timer:   time.NewTimer(time.Hour),
 	}
 	s.timer.Stop()
+	for range opts.AnalyzeWorkers {
+		go s.analyze()
+	}
 	go s.run()
 	return s, nil
 }
@@ -234,9 +263,11 @@ func fileURI(path string) (string, error) {
 // result.
 func (s *SQLite) Close() error {
 	s.closeOnce.Do(func() {
+		close(s.closing)
 		s.mu.Lock()
 		s.closed = true
 		close(s.queue)
+		close(s.work)
 		s.mu.Unlock()
 
 		<-s.done

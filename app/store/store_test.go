@@ -421,56 +421,6 @@ func TestGroupCommit(t *testing.T) {
 	t.Logf("%d batches, largest %d", len(sizes), slices.Max(sizes))
 }
 
-func TestBackPressure(t *testing.T) {
-	entered := make(chan struct{})
-	release := make(chan struct{})
-	var once sync.Once
-	s := MustOpenTemp(t, store.Options{
-		QueueSize: 1,
-		BatchSize: 1,
-		Hooks: []store.Hook{{
-			InTx: func(ctx context.Context, tx *sql.Tx, batch []*capture.Record) error {
-				once.Do(func() {
-					close(entered)
-					<-release
-				})
-				return nil
-			},
-		}},
-	})
-
-	mustRecord(t, s, newRecord(t, "k")) // taken by the writer, which blocks in the hook
-	select {
-	case <-entered:
-	case <-time.After(5 * time.Second):
-		t.Fatal("writer never ran the hook")
-	}
-	mustRecord(t, s, newRecord(t, "k")) // fills the queue
-
-	returned := make(chan error, 1)
-	go func() { returned <- s.Record(newRecord(t, "k")) }()
-	select {
-	case err := <-returned:
-		close(release)
-		t.Fatalf("Record returned (%v) while the queue was full", err)
-	case <-time.After(100 * time.Millisecond):
-	}
-
-	close(release)
-	select {
-	case err := <-returned:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Record still blocked after the writer moved on")
-	}
-	MustFlush(t, s)
-	if n := MustCount(t, s); n != 3 {
-		t.Fatalf("Count = %d, want 3", n)
-	}
-}
-
 func TestHookError(t *testing.T) {
 	t.Run("RolledBackAndRetried", func(t *testing.T) {
 		logger, logs := newLogger()

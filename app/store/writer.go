@@ -27,6 +27,8 @@ const (
 // the writer answers once everything queued before it is done.
 type op struct {
 	rec   *capture.Record
+	ready chan struct{}    // closed once rec is analysed
+	size  int64            // bytes rec counts against the budget; the analysis worker updates it before ready
 	flush chan struct{}    // closed once everything before it is committed
 	prune chan pruneResult // receives the result of a full retention round
 }
@@ -37,21 +39,70 @@ type pruneResult struct {
 	err error
 }
 
-// Record queues rec for the writer, which analyses it (rec.Analyze) and
-// commits it with others in one transaction. When the queue is full Record
-// blocks until there is room: records are never dropped. After Close it
-// returns ErrClosed. The store owns rec from then on.
+// Record queues rec for the writer, which has it analysed (rec.Analyze) and
+// commits it with others in one transaction. The store owns rec from then
+// on.
+//
+// The queue is bounded in bytes (Options.QueueBytes). While the writer is
+// merely busy, Record waits up to Options.QueueWait for room; when there is
+// none by then, or the database is failing, it gives the record up rather
+// than hold up the client: the loss is counted (Health.Lost) and its id
+// logged, and Record returns nil. After Close it returns ErrClosed.
 func (s *SQLite) Record(rec *capture.Record) error {
 	if rec == nil {
 		return errors.New("store: record: nil record")
 	}
+	o := &op{rec: rec, ready: make(chan struct{}), size: sizeOf(rec)}
+	if !s.budget.take(o.size) {
+		s.budget.lose(rec.ID)
+		return nil
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
+		s.budget.give(1, o.size)
 		return ErrClosed
 	}
-	s.queue <- op{rec: rec}
+	select {
+	case s.queue <- o:
+	default:
+		// QueueSize records are waiting: only many tiny records get here.
+		if !s.sendWait(o) {
+			s.budget.give(1, o.size)
+			s.budget.lose(rec.ID)
+			return nil
+		}
+	}
+	// work is as large as queue and drains first, so this never blocks.
+	s.work <- o
 	return nil
+}
+
+// sendWait waits up to QueueWait for room on the queue.
+func (s *SQLite) sendWait(o *op) bool {
+	if s.opts.QueueWait <= 0 {
+		return false
+	}
+	t := time.NewTimer(s.opts.QueueWait)
+	defer t.Stop()
+	select {
+	case s.queue <- o:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// analyze is an analysis worker: it derives each record's stored fields
+// ahead of the writer, so that the single writer goroutine only writes.
+func (s *SQLite) analyze() {
+	for o := range s.work {
+		s.prepare(o.rec)
+		size := sizeOf(o.rec)
+		s.budget.adjust(size - o.size)
+		o.size = size
+		close(o.ready)
+	}
 }
 
 // Flush returns once every record queued before the call is committed (or
@@ -59,7 +110,7 @@ func (s *SQLite) Record(rec *capture.Record) error {
 // commits everything queued.
 func (s *SQLite) Flush(ctx context.Context) error {
 	done := make(chan struct{})
-	if err := s.send(ctx, op{flush: done}); err != nil {
+	if err := s.send(ctx, &op{flush: done}); err != nil {
 		return err
 	}
 	select {
@@ -75,7 +126,7 @@ func (s *SQLite) Flush(ctx context.Context) error {
 // of records deleted; with Options.MaxHistory 0 it deletes nothing.
 func (s *SQLite) Prune(ctx context.Context) (int, error) {
 	res := make(chan pruneResult, 1)
-	if err := s.send(ctx, op{prune: res}); err != nil {
+	if err := s.send(ctx, &op{prune: res}); err != nil {
 		return 0, err
 	}
 	select {
@@ -87,7 +138,7 @@ func (s *SQLite) Prune(ctx context.Context) (int, error) {
 }
 
 // send queues a control request, giving up when ctx ends.
-func (s *SQLite) send(ctx context.Context, o op) error {
+func (s *SQLite) send(ctx context.Context, o *op) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
@@ -107,6 +158,10 @@ func (s *SQLite) send(ctx context.Context, o op) error {
 func (s *SQLite) run() {
 	defer close(s.done)
 	ctx := context.Background()
+
+	lostTick := time.NewTicker(time.Second)
+	defer lostTick.Stop()
+	defer s.logLost()
 
 	var tick <-chan time.Time
 	if s.opts.MaxHistory > 0 {
@@ -138,19 +193,21 @@ func (s *SQLite) run() {
 			}
 		case <-tick:
 			s.startPrune(ctx)
+		case <-lostTick.C:
+			s.logLost()
 		}
 	}
 }
 
 // handle carries out o. It returns false once the queue is closed.
-func (s *SQLite) handle(ctx context.Context, o op) bool {
+func (s *SQLite) handle(ctx context.Context, o *op) bool {
 	if o.rec != nil {
-		batch, next, open := s.collect(o.rec)
-		s.commit(ctx, batch)
+		batch, next, open := s.collect(o)
+		s.commitOps(ctx, batch)
 		if next == nil {
 			return open
 		}
-		o = *next
+		o = next
 	}
 	switch {
 	case o.flush != nil:
@@ -165,10 +222,10 @@ func (s *SQLite) handle(ctx context.Context, o op) bool {
 // collect gathers a batch that starts with first: it takes more records
 // until the batch is full or BatchDelay has passed. It stops early at a
 // control request, which it returns as next, or when the queue is closed,
-// when open is false.
-func (s *SQLite) collect(first *capture.Record) (batch []*capture.Record, next *op, open bool) {
-	// A fresh slice per batch: AfterCommit hooks may keep it.
-	batch = make([]*capture.Record, 1, min(s.opts.BatchSize, 1+len(s.queue)))
+// when open is false. Each record is taken once its analysis is done.
+func (s *SQLite) collect(first *op) (batch []*op, next *op, open bool) {
+	<-first.ready
+	batch = make([]*op, 1, min(s.opts.BatchSize, 1+len(s.queue)))
 	batch[0] = first
 	s.timer.Reset(s.opts.BatchDelay)
 	defer s.timer.Stop()
@@ -179,9 +236,10 @@ func (s *SQLite) collect(first *capture.Record) (batch []*capture.Record, next *
 				return batch, nil, false
 			}
 			if o.rec == nil {
-				return batch, &o, true
+				return batch, o, true
 			}
-			batch = append(batch, o.rec)
+			<-o.ready
+			batch = append(batch, o)
 		case <-s.timer.C:
 			return batch, nil, true
 		}
@@ -189,39 +247,123 @@ func (s *SQLite) collect(first *capture.Record) (batch []*capture.Record, next *
 	return batch, nil, true
 }
 
-// commit analyses and writes batch, retrying with backoff. If the batch
-// still fails, it writes the records one by one, so that one bad record
-// (a duplicate id, say) does not take the others with it, and logs an
-// error naming every record lost.
-func (s *SQLite) commit(ctx context.Context, batch []*capture.Record) {
-	for _, rec := range batch {
-		s.prepare(rec)
+// commitOps commits the records of batch and gives their room back.
+func (s *SQLite) commitOps(ctx context.Context, batch []*op) {
+	// A fresh slice per batch: AfterCommit hooks may keep it.
+	recs := make([]*capture.Record, len(batch))
+	var size int64
+	for i, o := range batch {
+		recs[i] = o.rec
+		size += o.size
 	}
+	s.commit(ctx, recs)
+	s.budget.give(len(batch), size)
+}
+
+// commit writes batch, retrying with backoff. While the database itself
+// is failing (storeFailing) it holds the batch and keeps retrying until the
+// database recovers, so a full disk or a held lock loses only what the
+// queue's budget cannot hold; at Close it gives up after a few more tries.
+// If the batch fails for another reason, it writes the records one by one,
+// so that one bad record (a duplicate id, say) does not take the others
+// with it. Every record given up is counted and named in the log.
+func (s *SQLite) commit(ctx context.Context, batch []*capture.Record) {
 	err := s.insertRetry(ctx, batch)
+	if err != nil && storeFailing(err) {
+		err = s.holdAndRetry(ctx, batch, err)
+	}
 	if err == nil {
+		if s.budget.health().Failing {
+			s.budget.setFailing(nil)
+			s.log.Info("store: the database takes writes again; recording resumed")
+		}
 		return
 	}
-	var lost []string
-	if len(batch) == 1 {
-		lost = append(lost, batch[0].ID)
-	} else {
-		for _, rec := range batch {
-			one := []*capture.Record{rec}
-			if e := s.insert(ctx, one); e != nil {
-				err = e
-				lost = append(lost, rec.ID)
-				continue
-			}
-			s.afterCommit(one)
+	if storeFailing(err) || len(batch) == 1 {
+		s.loseAll(batch, err)
+		return
+	}
+	var lost []*capture.Record
+	for _, rec := range batch {
+		one := []*capture.Record{rec}
+		if e := s.insert(ctx, one); e != nil {
+			err = e
+			lost = append(lost, rec)
+			continue
 		}
+		s.afterCommit(one)
 	}
 	if len(lost) > 0 {
-		s.log.Error("store: records lost: could not commit them",
-			"lost", len(lost), "batch", len(batch), "ids", lost, "err", err)
+		s.loseAll(lost, err)
 	}
 }
 
-// insertRetry inserts batch, trying commitAttempts times in all.
+// Retry pacing while the database is failing.
+const (
+	failingBackoffMax = 2 * time.Second
+	closeAttempts     = 3 // tries left once Close has begun
+)
+
+// holdAndRetry keeps retrying batch while the database is failing, marking
+// the store degraded meanwhile. It returns nil once the batch is committed,
+// or the last error when Close has begun and the last tries failed too.
+func (s *SQLite) holdAndRetry(ctx context.Context, batch []*capture.Record, err error) error {
+	if !s.budget.health().Failing {
+		s.log.Error("store: the database refuses writes; traffic is still forwarded, records wait in memory up to RECORD_QUEUE_BYTES and are lost beyond it",
+			"err", err)
+	}
+	s.budget.setFailing(err)
+	wait := commitBackoff
+	left := closeAttempts
+	for {
+		s.logLost()
+		select {
+		case <-s.closing:
+			left--
+		default:
+		}
+		if left < 0 {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-s.closing:
+			t.Stop()
+		}
+		wait = min(wait*2, failingBackoffMax)
+		if err = s.insert(ctx, batch); err == nil {
+			s.afterCommit(batch)
+			return nil
+		}
+		if !storeFailing(err) {
+			return err
+		}
+		s.budget.setFailing(err)
+	}
+}
+
+// loseAll counts the records of batch as lost and names them in the log.
+func (s *SQLite) loseAll(batch []*capture.Record, err error) {
+	for _, rec := range batch {
+		s.budget.lose(rec.ID)
+	}
+	s.logLost("err", err)
+}
+
+// logLost logs the records given up since the last call, by id, in one
+// line; beyond maxLostIDs in one interval they are only counted.
+func (s *SQLite) logLost(args ...any) {
+	n, ids, total := s.budget.takeLost()
+	if n == 0 {
+		return
+	}
+	s.log.Error("store: records lost: not written to the database",
+		append([]any{"lost", n, "ids", ids, "lost_total", total}, args...)...)
+}
+
+// insertRetry inserts batch, trying commitAttempts times in all, or only
+// once when the database itself is failing.
 func (s *SQLite) insertRetry(ctx context.Context, batch []*capture.Record) error {
 	var err error
 	wait := commitBackoff
@@ -229,6 +371,9 @@ func (s *SQLite) insertRetry(ctx context.Context, batch []*capture.Record) error
 		if err = s.insert(ctx, batch); err == nil {
 			s.afterCommit(batch)
 			return nil
+		}
+		if storeFailing(err) {
+			return err // holdAndRetry takes over, and says so
 		}
 		s.log.Warn("store: commit failed",
 			"attempt", attempt, "of", commitAttempts, "batch", len(batch), "err", err)
@@ -240,7 +385,8 @@ func (s *SQLite) insertRetry(ctx context.Context, batch []*capture.Record) error
 	return err
 }
 
-// prepare derives rec's searchable fields, once, off the hot path.
+// prepare derives rec's stored fields, once, off the hot path, on an
+// analysis worker.
 func (s *SQLite) prepare(rec *capture.Record) {
 	if rec.ID == "" {
 		// The proxy assigns ids; this only keeps a bad record from

@@ -1,0 +1,275 @@
+package store_test
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+)
+
+// stalledWriter returns a hook that holds the writer inside its first
+// transaction until release is closed, and a channel closed once it does.
+func stalledWriter() (store.Hook, chan struct{}, chan struct{}) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	return store.Hook{InTx: func(context.Context, *sql.Tx, []*capture.Record) error {
+		once.Do(func() {
+			close(entered)
+			<-release
+		})
+		return nil
+	}}, entered, release
+}
+
+// waitFor polls cond until it holds, failing after 30 s. Used where the
+// store offers a state to observe, not an event to await.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestBackPressure: while the writer is busy and the byte budget is spent,
+// Record waits for room (observably: Health.Waiting), and goes through
+// once the writer moves on. Nothing is lost.
+func TestBackPressure(t *testing.T) {
+	hook, entered, release := stalledWriter()
+	s := MustOpenTemp(t, store.Options{QueueBytes: 1, QueueWait: time.Minute, BatchSize: 1, Hooks: []store.Hook{hook}})
+	mustRecord(t, s, newRecord(t, "k")) // admitted to an empty queue whatever its size
+	<-entered
+
+	returned := make(chan error, 1)
+	go func() { returned <- s.Record(newRecord(t, "k")) }()
+	waitFor(t, "Record to wait for room", func() bool { return s.Health().Waiting == 1 })
+	select {
+	case err := <-returned:
+		t.Fatalf("Record returned (%v) while it was counted as waiting", err)
+	default:
+	}
+	close(release)
+	if err := <-returned; err != nil {
+		t.Fatal(err)
+	}
+	MustFlush(t, s)
+	if n, h := MustCount(t, s), s.Health(); n != 2 || h.Lost != 0 || h.QueuedRecords != 0 || h.QueuedBytes != 0 {
+		t.Fatalf("count %d, health %+v: want 2 records, none lost, an empty queue", n, h)
+	}
+}
+
+// TestQueueFullGivesUp: when the writer stays stalled past QueueWait, Record
+// gives the record up instead of holding the client: it returns at once,
+// the loss is counted, the store reports itself degraded, and the log names
+// the record.
+func TestQueueFullGivesUp(t *testing.T) {
+	hook, entered, release := stalledWriter()
+	logger, logs := newLogger()
+	s := MustOpenTemp(t, store.Options{QueueBytes: 1, QueueWait: time.Millisecond, BatchSize: 1, Logger: logger, Hooks: []store.Hook{hook}})
+	mustRecord(t, s, newRecord(t, "k"))
+	<-entered
+	lost := newRecord(t, "k")
+	mustRecord(t, s, lost)
+	if h := s.Health(); h.Lost != 1 || !h.Degraded {
+		t.Fatalf("health %+v: want 1 lost and degraded", h)
+	}
+	close(release)
+	MustFlush(t, s)
+	if n := MustCount(t, s); n != 1 {
+		t.Fatalf("count %d, want 1", n)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if out := logs.String(); !strings.Contains(out, "records lost") || !strings.Contains(out, lost.ID) {
+		t.Fatalf("the log does not name the lost record %s:\n%s", lost.ID, out)
+	}
+}
+
+// bigRecord is a raw record as the proxy hands it over, with a request body
+// of size bytes captured up to a 1 MiB limit.
+func bigRecord(t testing.TB, size int) *capture.Record {
+	rec := newRecord(t, "k")
+	rec.Analyzed = false
+	rec.ReqBody = capture.Body{Limit: 1 << 20}
+	chunk := []byte(strings.Repeat("x", 64<<10))
+	for n := 0; n < size; n += len(chunk) {
+		rec.ReqBody.Write(chunk)
+	}
+	rec.ReqHeader = map[string][]string{"Content-Type": {"application/json"}}
+	return rec
+}
+
+// TestQueueMemoryCeiling: with the writer stalled, a flood of records with
+// 4 MiB bodies grows the heap by no more than the byte budget plus a
+// stated constant; the rest are counted as lost.
+func TestQueueMemoryCeiling(t *testing.T) {
+	const budget = 32 << 20
+	const slack = 16 << 20 // the stated constant: one record over budget, runtime and test noise
+	hook, entered, release := stalledWriter()
+	logger, _ := newLogger()
+	s := MustOpenTemp(t, store.Options{QueueBytes: budget, QueueWait: time.Millisecond, Logger: logger, Hooks: []store.Hook{hook}})
+	defer close(release)
+	mustRecord(t, s, newRecord(t, "k"))
+	<-entered
+
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	for range 200 {
+		mustRecord(t, s, bigRecord(t, 4<<20))
+	}
+	grown := int64(heap()) - int64(before)
+	h := s.Health()
+	t.Logf("heap grew %d MiB for a %d MiB budget; queued %d records, %d MiB; lost %d",
+		grown>>20, budget>>20, h.QueuedRecords, h.QueuedBytes>>20, h.Lost)
+	if grown > budget+slack {
+		t.Errorf("heap grew %d MiB, more than the %d MiB budget plus %d MiB", grown>>20, budget>>20, slack>>20)
+	}
+	if h.QueuedBytes > budget+(2<<20) || h.Lost < 150 {
+		t.Errorf("health %+v: want the queue within budget and the rest lost", h)
+	}
+}
+
+// TestDatabaseFullDegradesThenRecovers fills the database (a size cap, as a
+// full disk does): commits fail with SQLITE_FULL, the store says it is
+// failing and degraded, Record keeps returning at once, and the writer
+// holds its records. Once there is room again it writes them all and
+// recovers by itself.
+func TestDatabaseFullDegradesThenRecovers(t *testing.T) {
+	logger, logs := newLogger()
+	s := MustOpenTemp(t, store.Options{Logger: logger, QueueWait: time.Millisecond})
+	mustRecord(t, s, newRecord(t, "k"))
+	MustFlush(t, s)
+	pages, err := store.PageCount(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.SetMaxPageCount(s, pages); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		rec := bigRecord(t, 200<<10)
+		mustRecord(t, s, rec)
+	}
+	waitFor(t, "the store to report failing", func() bool { return s.Health().Failing })
+	if h := s.Health(); !h.Degraded || !strings.Contains(h.LastError, "full") || h.Lost != 0 {
+		t.Fatalf("health %+v: want degraded, the error, nothing lost yet", h)
+	}
+	if err := store.SetMaxPageCount(s, 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "recovery", func() bool { return !s.Health().Failing })
+	MustFlush(t, s)
+	if n := MustCount(t, s); n != 21 {
+		t.Fatalf("count %d, want all 21 records written after recovery", n)
+	}
+	if out := logs.String(); !strings.Contains(out, "refuses writes") || !strings.Contains(out, "recording resumed") {
+		t.Fatalf("the log does not tell the failure and the recovery:\n%s", out)
+	}
+}
+
+// TestLockedByAnotherProcess: another process holds the database's write
+// lock beyond the busy timeout. The store degrades without blocking
+// Record, and recovers with every record once the lock is released.
+func TestLockedByAnotherProcess(t *testing.T) {
+	if os.Getenv("STORE_TEST_HOLD_LOCK") != "" {
+		return // this is the helper process, see holdLock
+	}
+	path := filepath.Join(t.TempDir(), "proxy.db")
+	logger, _ := newLogger()
+	s := MustOpen(t, path, store.Options{QueueWait: time.Millisecond, Logger: logger})
+	mustRecord(t, s, newRecord(t, "k"))
+	MustFlush(t, s)
+
+	release := holdLock(t, path)
+	start := time.Now()
+	for range 5 {
+		mustRecord(t, s, newRecord(t, "k"))
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Record took %v with the database locked: it must not wait on the database", took)
+	}
+	waitFor(t, "the store to report failing", func() bool { return s.Health().Failing })
+	if h := s.Health(); !strings.Contains(h.LastError, "locked") && !strings.Contains(h.LastError, "busy") {
+		t.Errorf("last error %q", h.LastError)
+	}
+	release()
+	waitFor(t, "recovery", func() bool { return !s.Health().Failing })
+	MustFlush(t, s)
+	if n, h := MustCount(t, s), s.Health(); n != 6 || h.Lost != 0 {
+		t.Fatalf("count %d lost %d: want every record written after the lock was released", n, h.Lost)
+	}
+}
+
+// holdLock starts another process (this test binary) that takes the write
+// lock of the database at path and keeps it until release is called.
+func holdLock(t *testing.T, path string) (release func()) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHoldLockHelper$")
+	cmd.Env = append(os.Environ(), "STORE_TEST_HOLD_LOCK="+path)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "locked\n" {
+		cmd.Process.Kill()
+		t.Fatalf("lock helper: %q %v", line, err)
+	}
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			stdin.Close()
+			if err := cmd.Wait(); err != nil {
+				t.Errorf("lock helper: %v", err)
+			}
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// TestHoldLockHelper is the other process of holdLock; it does nothing in
+// a normal test run.
+func TestHoldLockHelper(t *testing.T) {
+	path := os.Getenv("STORE_TEST_HOLD_LOCK")
+	if path == "" {
+		t.Skip("only run as holdLock's helper process")
+	}
+	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(context.Background(), "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("locked")
+	bufio.NewReader(os.Stdin).ReadString('\n') // until stdin closes
+	conn.ExecContext(context.Background(), "COMMIT")
+}
