@@ -213,10 +213,10 @@ func Open(ctx context.Context, path string, opts Options) (*SQLite, error) {
 	}
 
 	s := &SQLite{
-		opts:  opts,
-		log:   opts.Logger,
-		wdb:   wdb,
-		rdb:   rdb,
+		opts:    opts,
+		log:     opts.Logger,
+		wdb:     wdb,
+		rdb:     rdb,
 		queue:   make(chan *op, opts.QueueSize),
 		work:    make(chan *op, opts.QueueSize),
 		closing: make(chan struct{}),
