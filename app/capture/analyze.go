@@ -32,7 +32,9 @@ func (r *Record) Analyze() {
 		r.APIKey = ""
 	}
 
-	// Read the response headers the analysis needs before redaction.
+	// Read the headers the analysis needs before redaction.
+	reqType := mediaType(r.ReqHeader.Get("Content-Type"))
+	reqEnc := contentEncoding(r.ReqHeader)
 	enc := contentEncoding(r.RespHeader)
 	r.Stream = mediaType(r.RespHeader.Get("Content-Type")) == "text/event-stream"
 	genHeader := strings.TrimSpace(r.RespHeader.Get("X-Generation-Id"))
@@ -43,8 +45,11 @@ func (r *Record) Analyze() {
 	r.ReqHeaderJSON = headerJSON(r.ReqHeader)
 	r.RespHeaderJSON = headerJSON(r.RespHeader)
 
-	r.ReqBodyStored = r.ReqBody.Head
+	r.URL = scrubURL(r.URL, secret)
+	r.Query = scrubURLSecret(scrubQuery(r.Query), secret)
+
 	r.ReqTruncated = r.ReqBody.Truncated()
+	r.ReqBodyStored = scrubRequest(r.ReqBody.Head, reqType, reqEnc, secret, r.ReqTruncated)
 	scanObject(r.ReqBody.Head, func(key string, val json.RawMessage) bool {
 		if key != "model" {
 			return true
@@ -53,9 +58,15 @@ func (r *Record) Analyze() {
 		return false
 	})
 
-	body, _, capped := decodeBody(r.RespBody.Head, enc, r.RespBody.Limit)
-	r.RespBodyStored = body
+	body, decoded, capped := decodeBody(r.RespBody.Head, enc, r.RespBody.Limit)
 	r.RespTruncated = capped || r.RespBody.Truncated()
+	// The analysis reads body as it came, so that offsets match the marks;
+	// what is stored, and the text taken from it, are scrubbed.
+	stored := body
+	if !r.Stream && (enc == "" || decoded) && looksJSON(stored) {
+		stored = scrubJSON(stored) // e.g. a key created through the API
+	}
+	r.RespBodyStored = scrubBody(stored, secret, r.RespTruncated)
 	// Only raw bytes line up with the marks and with the tail.
 	identity := enc == ""
 	cut := identity && r.RespBody.Truncated()
@@ -99,7 +110,28 @@ func (r *Record) Analyze() {
 	r.UpstreamCost = a.usage.upstreamCost
 
 	r.Outcome, r.Error = r.outcome(&a)
+	for _, f := range []*string{&r.Content, &r.Reasoning, &r.ToolCallsJSON, &r.Error} {
+		*f = scrubString(*f, secret)
+	}
 	r.Analyzed = true
+}
+
+// scrubRequest returns the request body as it may be stored: secret fields
+// of a JSON or form body masked, and the forwarded key masked anywhere.
+// A compressed body is kept as it is: it holds no plaintext.
+func scrubRequest(b []byte, ctype, enc, secret string, cut bool) []byte {
+	if enc != "" {
+		return b
+	}
+	switch {
+	case ctype == "application/x-www-form-urlencoded":
+		if q := scrubQuery(string(b)); q != string(b) {
+			b = []byte(q)
+		}
+	case looksJSON(b):
+		b = scrubJSON(b)
+	}
+	return scrubBody(b, secret, cut)
 }
 
 // object takes in a body that should be one JSON object. If it does not
