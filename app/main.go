@@ -26,6 +26,7 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/auth"
 	"github.com/openrouter-proxy/openrouter-proxy/app/config"
 	"github.com/openrouter-proxy/openrouter-proxy/app/live"
+	"github.com/openrouter-proxy/openrouter-proxy/app/metrics"
 	"github.com/openrouter-proxy/openrouter-proxy/app/mockupstream"
 	"github.com/openrouter-proxy/openrouter-proxy/app/proxy"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
@@ -81,6 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	tracker := live.New()
 	st, err := store.Open(ctx, cfg.DBPath(), store.Options{
+		QueueBytes: cfg.QueueBytes,
 		MaxHistory: cfg.MaxHistory,
 		Logger:     log,
 		Hooks:      []store.Hook{{AfterCommit: tracker.Committed, AfterPrune: tracker.Pruned}},
@@ -103,6 +105,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Retries:        cfg.RetryCount,
 		RetryBodyLimit: cfg.RetryBodyLimit,
 		BodyLimit:      cfg.BodyLimit,
+		DropCookies:    []string{auth.CookieName},
 		Recorder:       st,
 		Tracker:        tracker,
 		Logger:         log,
@@ -120,6 +123,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		PageSize:       cfg.PageSize,
 		ProxyURL:       "http://" + proxyLn.Addr().String(),
 		Demo:           cfg.Demo,
+		Health:         st.Health,
+		Metrics:        metrics.Handler(metrics.New(st.Health), cfg.MetricsToken),
 		Log:            log,
 	}
 	webSrv := newServer(dash.Handler(), log)

@@ -14,6 +14,17 @@ type Page struct {
 	Title string
 	User  *User // nil when logged out
 	Demo  bool  // running against the mock upstream
+	// Degraded, when set, shows a banner: traffic is forwarded but not all
+	// of it is recorded.
+	Degraded *Degraded
+}
+
+// Degraded describes a recording pipeline that is losing or holding
+// records. Admins see the details; other users only that it is degraded.
+type Degraded struct {
+	Lost    int64  // records given up since the start
+	Failing bool   // the database refuses writes now
+	Error   string // the database's last error; "" for non-admins
 }
 
 // Stats are the headline numbers above the request table.

@@ -24,8 +24,10 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 )
 
-// cookieName is the dashboard's session cookie.
-const cookieName = "orp_session"
+// CookieName is the dashboard's session cookie. The proxy drops it from
+// requests it forwards: cookies ignore the port, so browsers send it there
+// too.
+const CookieName = "orp_session"
 
 // SessionTTL is how long a login lasts.
 const SessionTTL = 7 * 24 * time.Hour
@@ -153,7 +155,7 @@ func (a *Auth) Login(w http.ResponseWriter, r *http.Request, key string) (Identi
 	if err != nil {
 		return Identity{}, fmt.Errorf("auth: create session: %w", err)
 	}
-	sess, _ := a.cookies.New(r, cookieName)
+	sess, _ := a.cookies.New(r, CookieName)
 	sess.Values["sid"] = sid
 	if err := sess.Save(r, w); err != nil {
 		return Identity{}, fmt.Errorf("auth: save cookie: %w", err)
@@ -169,7 +171,7 @@ func (a *Auth) Logout(w http.ResponseWriter, r *http.Request) error {
 			return fmt.Errorf("auth: delete session: %w", err)
 		}
 	}
-	http.SetCookie(w, sessions.NewCookie(cookieName, "", &sessions.Options{
+	http.SetCookie(w, sessions.NewCookie(CookieName, "", &sessions.Options{
 		Path: "/", MaxAge: -1, HttpOnly: true, Secure: a.cookieOpts.Secure, SameSite: http.SameSiteLaxMode,
 	}))
 	return nil
@@ -227,7 +229,7 @@ func (a *Auth) isDefault(fp []byte) bool {
 
 // sessionID reads the session id from a validly signed cookie.
 func (a *Auth) sessionID(r *http.Request) (string, bool) {
-	sess, err := a.cookies.Get(r, cookieName)
+	sess, err := a.cookies.Get(r, CookieName)
 	if err != nil {
 		return "", false
 	}

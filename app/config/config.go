@@ -43,6 +43,7 @@ type Config struct {
 	LogFormat      string // "text" or "json"
 	SessionSecret  string // SESSION_SECRET: dashboard cookie key; generated into DATA_DIR when empty
 	CookieSecure   bool   // COOKIE_SECURE: mark the session cookie Secure (behind HTTPS)
+	MetricsToken   string // METRICS_TOKEN: bearer token /metrics requires; "" = open
 	Demo           bool   // -demo: run the in-process mock upstream and demo traffic
 }
 
@@ -149,6 +150,7 @@ var settings = []setting{
 		return nil
 	}},
 	{"SESSION_SECRET", "", "dashboard session key; generated into DATA_DIR when empty", func(c *Config, v string) error { c.SessionSecret = v; return nil }},
+	{"METRICS_TOKEN", "", "bearer token that GET /metrics requires; empty leaves it open", func(c *Config, v string) error { c.MetricsToken = v; return nil }},
 	{"COOKIE_SECURE", "false", "mark the session cookie Secure (serve the dashboard over HTTPS)", func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
 		c.CookieSecure = b

@@ -1,12 +1,8 @@
 package store_test
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
-	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -16,6 +12,7 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/storetest"
 )
 
 // stalledWriter returns a hook that holds the writer inside its first
@@ -191,16 +188,13 @@ func TestDatabaseFullDegradesThenRecovers(t *testing.T) {
 // lock beyond the busy timeout. The store degrades without blocking
 // Record, and recovers with every record once the lock is released.
 func TestLockedByAnotherProcess(t *testing.T) {
-	if os.Getenv("STORE_TEST_HOLD_LOCK") != "" {
-		return // this is the helper process, see holdLock
-	}
 	path := filepath.Join(t.TempDir(), "proxy.db")
 	logger, _ := newLogger()
 	s := MustOpen(t, path, store.Options{QueueWait: time.Millisecond, Logger: logger})
 	mustRecord(t, s, newRecord(t, "k"))
 	MustFlush(t, s)
 
-	release := holdLock(t, path)
+	release := storetest.HoldLock(t, path)
 	start := time.Now()
 	for range 5 {
 		mustRecord(t, s, newRecord(t, "k"))
@@ -220,56 +214,3 @@ func TestLockedByAnotherProcess(t *testing.T) {
 	}
 }
 
-// holdLock starts another process (this test binary) that takes the write
-// lock of the database at path and keeps it until release is called.
-func holdLock(t *testing.T, path string) (release func()) {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHoldLockHelper$")
-	cmd.Env = append(os.Environ(), "STORE_TEST_HOLD_LOCK="+path)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || line != "locked\n" {
-		cmd.Process.Kill()
-		t.Fatalf("lock helper: %q %v", line, err)
-	}
-	var once sync.Once
-	release = func() {
-		once.Do(func() {
-			stdin.Close()
-			if err := cmd.Wait(); err != nil {
-				t.Errorf("lock helper: %v", err)
-			}
-		})
-	}
-	t.Cleanup(release)
-	return release
-}
-
-// TestHoldLockHelper is the other process of holdLock; it does nothing in
-// a normal test run.
-func TestHoldLockHelper(t *testing.T) {
-	path := os.Getenv("STORE_TEST_HOLD_LOCK")
-	if path == "" {
-		t.Skip("only run as holdLock's helper process")
-	}
-	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	conn, err := db.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(context.Background(), "BEGIN EXCLUSIVE"); err != nil {
-		t.Fatal(err)
-	}
-	fmt.Println("locked")
-	bufio.NewReader(os.Stdin).ReadString('\n') // until stdin closes
-	conn.ExecContext(context.Background(), "COMMIT")
-}

@@ -87,8 +87,17 @@ func (s *Server) requireAPI(h http.HandlerFunc) http.Handler {
 // page returns the layout model for r's caller.
 func (s *Server) page(r *http.Request, title string) views.Page {
 	p := views.Page{Title: title, Demo: s.Demo}
-	if id := identity(r); id.KeyHash != "" {
+	id := identity(r)
+	if id.KeyHash != "" {
 		p.User = &views.User{KeyMask: id.KeyMask, Admin: id.Admin}
+		if s.Health != nil {
+			if h := s.Health(); h.Degraded {
+				p.Degraded = &views.Degraded{Lost: h.Lost, Failing: h.Failing}
+				if id.Admin {
+					p.Degraded.Error = h.LastError
+				}
+			}
+		}
 	}
 	return p
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/openrouter-proxy/openrouter-proxy/assets"
@@ -19,7 +20,10 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/requests", s.requireAPI(s.handleAPIRequests))
 	mux.Handle("GET /api/request/{id}", s.requireAPI(s.handleAPIRequest))
 	mux.Handle("GET /api/stats", s.requireAPI(s.handleAPIStats))
-	mux.HandleFunc("GET /healthz", handleHealthz)
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics)
+	}
 	mux.Handle("GET /assets/", assets.Handler())
 	mux.HandleFunc("/", s.handleNotFound)
 
@@ -28,7 +32,25 @@ func (s *Server) Handler() http.Handler {
 	return securityHeaders(http.NewCrossOriginProtection().Handler(mux))
 }
 
-func handleHealthz(w http.ResponseWriter, r *http.Request) {
+// handleHealthz answers "ok", or "degraded" with why: the proxy still
+// forwards traffic then, so the status stays 200 and a load balancer keeps
+// the node; monitoring reads the first line. Nothing in it is secret: no
+// key, no record content, only counts and the database's error.
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Write([]byte("ok\n"))
+	w.Header().Set("Cache-Control", "no-store")
+	if s.Health == nil {
+		w.Write([]byte("ok\n"))
+		return
+	}
+	h := s.Health()
+	if !h.Degraded {
+		fmt.Fprintf(w, "ok\nqueued_records %d\nqueued_bytes %d\nrecords_lost %d\n", h.QueuedRecords, h.QueuedBytes, h.Lost)
+		return
+	}
+	fmt.Fprintf(w, "degraded\ndatabase_failing %t\nrecords_lost %d\nqueued_records %d\nqueued_bytes %d\n",
+		h.Failing, h.Lost, h.QueuedRecords, h.QueuedBytes)
+	if h.LastError != "" {
+		fmt.Fprintf(w, "last_error %s\n", h.LastError)
+	}
 }

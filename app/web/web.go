@@ -6,6 +6,7 @@ package web
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"time"
 
@@ -37,7 +38,12 @@ type Server struct {
 	PageSize       int    // PAGE_SIZE
 	ProxyURL       string // the proxy's base URL, for copy-as-curl
 	Demo           bool
-	Log            *slog.Logger
+	// Health reports the recording pipeline's state for /healthz and the
+	// degraded banner; nil means always healthy.
+	Health func() store.Health
+	// Metrics serves GET /metrics; nil leaves the route out.
+	Metrics http.Handler
+	Log     *slog.Logger
 
 	now     func() time.Time // the clock; nil means time.Now
 	updates liveCache        // live updates, shared by the polls of one view
