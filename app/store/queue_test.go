@@ -213,4 +213,3 @@ func TestLockedByAnotherProcess(t *testing.T) {
 		t.Fatalf("count %d lost %d: want every record written after the lock was released", n, h.Lost)
 	}
 }
-
