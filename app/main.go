@@ -45,8 +45,9 @@ func main() {
 }
 
 // run is the whole program; main only adds signals and the exit code, so
-// tests start the real thing with their own environment and context.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// tests start the real thing with their own environment and context. Tests
+// may add store hooks, to await commits instead of polling the database.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, hooks ...store.Hook) error {
 	if len(args) > 0 && args[0] == "mock-upstream" {
 		return runMock(ctx, args[1:], stdout, stderr)
 	}
@@ -85,7 +86,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		QueueBytes: cfg.QueueBytes,
 		MaxHistory: cfg.MaxHistory,
 		Logger:     log,
-		Hooks:      []store.Hook{{AfterCommit: tracker.Committed, AfterPrune: tracker.Pruned}},
+		Hooks:      append([]store.Hook{{AfterCommit: tracker.Committed, AfterPrune: tracker.Pruned}}, hooks...),
 	})
 	if err != nil {
 		return fmt.Errorf("store: open %s (DATA_DIR): %w", cfg.DBPath(), err)

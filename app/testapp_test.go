@@ -21,7 +21,9 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/mockupstream"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 )
 
 // testApp is the real program, started by run() on free loopback ports.
@@ -35,6 +37,7 @@ type testApp struct {
 	logs     *syncBuffer
 	stdout   *bannerWriter
 	stopped  bool
+	commits  chan struct{} // signalled after each commit of the store's writer
 }
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
@@ -96,10 +99,17 @@ func startApp(t *testing.T, env map[string]string, args ...string) *testApp {
 		vars[k] = v
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &testApp{t: t, dataDir: vars["DATA_DIR"], cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
+	a := &testApp{t: t, dataDir: vars["DATA_DIR"], cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{},
+		commits: make(chan struct{}, 1)}
 	out := &bannerWriter{ready: make(chan struct{})}
 	a.stdout = out
-	go func() { a.done <- run(ctx, args, func(k string) string { return vars[k] }, out, a.logs) }()
+	committed := store.Hook{AfterCommit: func([]*capture.Record) {
+		select {
+		case a.commits <- struct{}{}:
+		default: // a signal is already pending
+		}
+	}}
+	go func() { a.done <- run(ctx, args, func(k string) string { return vars[k] }, out, a.logs, committed) }()
 	select {
 	case <-out.ready:
 	case err := <-a.done:
@@ -169,11 +179,12 @@ const rowColumns = `id, method, url, path, outcome, coalesce(error,''), coalesce
 
 // rows waits until the query `where` matches want records, then returns them.
 // Records reach SQLite asynchronously through the batch writer, so the test
-// polls the file like any reader would.
+// checks again after each commit.
 func (a *testApp) rows(want int, where string, args ...any) []row {
 	a.t.Helper()
 	db := a.db()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.NewTimer(15 * time.Second)
+	defer deadline.Stop()
 	for {
 		var n int
 		err := db.QueryRow("SELECT count(*) FROM requests WHERE "+where, args...).Scan(&n)
@@ -183,10 +194,11 @@ func (a *testApp) rows(want int, where string, args ...any) []row {
 			}
 			break
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-a.commits:
+		case <-deadline.C:
 			a.t.Fatalf("want %d records matching %q, have %d (err %v)", want, where, n, err)
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	q, err := db.Query("SELECT "+rowColumns+" FROM requests WHERE "+where+" ORDER BY id", args...)
 	if err != nil {
