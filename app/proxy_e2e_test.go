@@ -314,8 +314,11 @@ func TestTimeout504(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Error("upstream handler never ended")
 	}
+	if !strings.Contains(e.Error.Message, "REQUEST_TIMEOUT: the upstream sent no response headers") {
+		t.Errorf("the client is not told which limit fired: %q", e.Error.Message)
+	}
 	r := app.one("1=1")
-	if r.Outcome != "timeout" || r.Status != 504 || r.Error == "" {
+	if r.Outcome != "timeout" || r.Status != 504 || !strings.Contains(r.Error, "REQUEST_TIMEOUT: the upstream sent no response headers") {
 		t.Errorf("outcome %q status %d error %q", r.Outcome, r.Status, r.Error)
 	}
 }
