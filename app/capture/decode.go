@@ -33,7 +33,11 @@ func contentEncoding(h http.Header) string {
 // the standard library lacks (br, zstd), it is returned unchanged with
 // decoded false.
 func decodeBody(raw []byte, enc string, limit int) (out []byte, decoded, capped bool) {
-	maxOut := max(limit, minDecodedCap)
+	return decodeCapped(raw, enc, max(limit, minDecodedCap))
+}
+
+// decodeCapped is decodeBody with the cap on its output given as it is.
+func decodeCapped(raw []byte, enc string, maxOut int) (out []byte, decoded, capped bool) {
 	switch enc {
 	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(bytes.NewReader(raw))

@@ -2,10 +2,13 @@ package capture_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 )
@@ -128,4 +131,182 @@ func BenchmarkAnalyzeStream(b *testing.B) {
 			b.Fatalf("TotalTokens = %d", r.TotalTokens)
 		}
 	}
+}
+
+// roundTrip returns the string a JSON encoder and decoder make of s:
+// invalid UTF-8 becomes U+FFFD.
+func roundTrip(s string) string {
+	b, _ := json.Marshal(s)
+	var out string
+	json.Unmarshal(b, &out)
+	return out
+}
+
+// jsonQuote returns s as a JSON string literal.
+func jsonQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// FuzzStreamReassembly builds an OpenRouter chat stream whose deltas are the
+// input split at NUL bytes (every third one reasoning, if mode says so),
+// with keep-alives, CRLF line ends and gzip as mode picks, writes it in
+// pieces cut where seed says, and checks the reassembly: the text and
+// reasoning joined exactly, the finish reason, usage and outcome, and the
+// time to first token at the mark of the read that completed the first
+// event with output.
+func FuzzStreamReassembly(f *testing.F) {
+	f.Add([]byte("Hello\x00, wörld\x00 \"quoted\"\n\x00\xff<&>"), uint64(1), uint8(0))
+	f.Add([]byte("think\x00answer\x00more"), uint64(2), uint8(1|2))
+	f.Add([]byte("a\x00\x00b"), uint64(3), uint8(4|2))
+	f.Add([]byte("zipped\x00text"), uint64(4), uint8(8|1))
+	f.Add([]byte{}, uint64(5), uint8(15))
+	f.Fuzz(func(t *testing.T, in []byte, seed uint64, mode uint8) {
+		eol := "\n"
+		if mode&4 != 0 {
+			eol = "\r\n"
+		}
+		var stream strings.Builder
+		var content, reasoning strings.Builder
+		firstOutputEnd := -1
+		event := func(payload string) {
+			stream.WriteString("data: " + payload + eol + eol)
+		}
+		stream.WriteString(": OPENROUTER PROCESSING" + eol + eol)
+		for i, p := range bytes.Split(in, []byte{0}) {
+			s := string(p)
+			if mode&2 != 0 && i%3 == 2 {
+				stream.WriteString(": OPENROUTER PROCESSING" + eol + eol)
+			}
+			delta := `{"role":"assistant","content":` + jsonQuote(s) + `}`
+			if mode&1 != 0 && i%3 == 0 {
+				delta = `{"role":"assistant","content":"","reasoning":` + jsonQuote(s) +
+					`,"reasoning_details":[{"type":"reasoning.text","text":` + jsonQuote(s) + `}]}`
+				reasoning.WriteString(roundTrip(s))
+			} else {
+				content.WriteString(roundTrip(s))
+			}
+			event(`{"id":"gen-f","provider":"P","model":"m","object":"chat.completion.chunk","created":1,"choices":[{"index":0,"delta":` + delta + `,"finish_reason":null,"native_finish_reason":null,"logprobs":null}]}`)
+			if s != "" && firstOutputEnd < 0 {
+				firstOutputEnd = stream.Len()
+			}
+		}
+		event(`{"id":"gen-f","model":"m","choices":[{"index":0,"delta":{"content":""},"finish_reason":"stop"}]}`)
+		event(`{"id":"gen-f","model":"m-served","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3,"cost":0.5}}`)
+		event("[DONE]")
+
+		body := []byte(stream.String())
+		h := sseHeader()
+		if mode&8 != 0 {
+			body = gzipped(t, stream.String())
+			h.Set("Content-Encoding", "gzip")
+		}
+		// Write it in pieces, as reads from the upstream arrive.
+		rng := rand.New(rand.NewPCG(seed, 7))
+		var pieces []string
+		for rest := body; len(rest) > 0; {
+			n := 1 + rng.IntN(min(len(rest), 64))
+			if rng.IntN(4) == 0 {
+				n = len(rest)
+			}
+			pieces = append(pieces, string(rest[:n]))
+			rest = rest[n:]
+		}
+		r := exchange(200, h, bigLimit, pieces...)
+		r.Analyze()
+
+		checks := []struct {
+			field     string
+			got, want any
+		}{
+			{"Content", r.Content, content.String()},
+			{"Reasoning", r.Reasoning, reasoning.String()},
+			{"FinishReason", r.FinishReason, "stop"},
+			{"Model", r.Model, "m-served"},
+			{"GenerationID", r.GenerationID, "gen-f"},
+			{"TotalTokens", r.TotalTokens, int64(3)},
+			{"Cost", r.Cost, 0.5},
+			{"Outcome", r.Outcome, capture.OutcomeOK},
+			{"Stream", r.Stream, true},
+		}
+		for _, c := range checks {
+			if c.got != c.want {
+				t.Errorf("%s = %#v, want %#v", c.field, c.got, c.want)
+			}
+		}
+		// Time to first token: the mark of the read that completed the
+		// first event with output; none for a compressed body, whose
+		// offsets are not the text's.
+		var wantTTFT time.Duration
+		if mode&8 == 0 && firstOutputEnd >= 0 {
+			sent := 0
+			for i, p := range pieces {
+				sent += len(p)
+				if sent >= firstOutputEnd {
+					wantTTFT = time.Duration(i+1) * 10 * time.Millisecond
+					break
+				}
+			}
+		}
+		if r.TTFT != wantTTFT {
+			t.Errorf("TTFT = %v, want %v", r.TTFT, wantTTFT)
+		}
+	})
+}
+
+// FuzzBodyText checks the text taken from whole JSON bodies in each API's
+// shape (chat message, legacy text, content parts split at k, Responses
+// output, Anthropic content, reasoning) and the model named in a request
+// body cut short after it, for any string s: each is s as a JSON decoder
+// gives it back. A response body cut at cut still yields its id and model
+// once they are whole.
+func FuzzBodyText(f *testing.F) {
+	f.Add("Hello, wörld", uint8(3), uint16(30))
+	f.Add("\"quoted\"\n\\ <&> \u2028", uint8(0), uint16(0))
+	f.Add("\xff\xfeinvalid", uint8(1), uint16(500))
+	f.Add("", uint8(9), uint16(12))
+	f.Fuzz(func(t *testing.T, s string, k uint8, cut uint16) {
+		q := jsonQuote(s)
+		split := int(k) % (len(s) + 1)
+		want := roundTrip(s)
+		bodies := []struct {
+			name, body         string
+			content, reasoning string
+		}{
+			{"Chat", `{"id":"g","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":` + q + `},"finish_reason":"stop"}]}`, want, ""},
+			{"Legacy", `{"id":"g","model":"m","choices":[{"text":` + q + `}]}`, want, ""},
+			{"Parts", `{"id":"g","model":"m","choices":[{"message":{"content":[{"type":"text","text":` + jsonQuote(s[:split]) + `},{"type":"text","text":` + jsonQuote(s[split:]) + `}]}}]}`,
+				roundTrip(s[:split]) + roundTrip(s[split:]), ""},
+			{"Responses", `{"id":"g","model":"m","output":[{"type":"message","content":[{"type":"output_text","text":` + q + `}]}],"status":"completed"}`, want, ""},
+			{"Anthropic", `{"id":"g","model":"m","type":"message","content":[{"type":"text","text":` + q + `}],"stop_reason":"end_turn"}`, want, ""},
+			{"Reasoning", `{"id":"g","model":"m","choices":[{"message":{"content":"","reasoning":` + q + `}}]}`, "", want},
+		}
+		for _, b := range bodies {
+			r := exchange(200, jsonHeader(), bigLimit, b.body)
+			r.Analyze()
+			if r.Content != b.content || r.Reasoning != b.reasoning || r.Model != "m" || r.GenerationID != "g" {
+				t.Errorf("%s: Content %q, Reasoning %q, Model %q, GenerationID %q; want %q, %q, m, g",
+					b.name, r.Content, r.Reasoning, r.Model, r.GenerationID, b.content, b.reasoning)
+			}
+
+			// The same body cut short.
+			n := int(cut) % (len(b.body) + 1)
+			r = exchange(200, jsonHeader(), n, b.body)
+			r.Analyze()
+			if whole := len(`{"id":"g","model":"m"`); n >= whole && (r.Model != "m" || r.GenerationID != "g") {
+				t.Errorf("%s cut at %d: Model %q, GenerationID %q", b.name, n, r.Model, r.GenerationID)
+			}
+		}
+
+		// The model of a request body cut short after it.
+		req := `{"model":` + q + `,"messages":[{"role":"user","content":"hi"}]}`
+		limit := len(`{"model":`) + len(q) + int(cut)%8
+		r := exchange(200, jsonHeader(), bigLimit, `{}`)
+		r.ReqBody = capture.Body{Limit: limit}
+		r.ReqBody.Write([]byte(req))
+		r.Analyze()
+		if r.ModelRequested != want {
+			t.Errorf("ModelRequested = %q from %q, want %q", r.ModelRequested, r.ReqBodyStored, want)
+		}
+	})
 }
