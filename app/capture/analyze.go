@@ -46,6 +46,7 @@ func (r *Record) Analyze() {
 	r.RespHeaderJSON = headerJSON(r.RespHeader)
 
 	r.URL = scrubURL(r.URL, secret)
+	r.Path = scrubURLSecret(r.Path, secret)
 	r.Query = scrubURLSecret(scrubQuery(r.Query), secret)
 
 	r.ReqTruncated = r.ReqBody.Truncated()

@@ -48,7 +48,8 @@ func TestAnalyzeScrubsQuery(t *testing.T) {
 			r := exchange(200, jsonHeader(), bigLimit, `{}`)
 			r.APIKey = tt.secret
 			r.URL = tt.url
-			_, r.Query, _ = strings.Cut(tt.url, "?")
+			path, query, _ := strings.Cut(tt.url, "?")
+			r.Path, r.Query = strings.TrimPrefix(path, "/v1"), query
 			r.Analyze()
 			if r.URL != tt.wantURL {
 				t.Errorf("URL = %q, want %q", r.URL, tt.wantURL)
@@ -56,7 +57,10 @@ func TestAnalyzeScrubsQuery(t *testing.T) {
 			if r.Query != tt.wantQuery {
 				t.Errorf("Query = %q, want %q", r.Query, tt.wantQuery)
 			}
-			for _, s := range []string{r.URL, r.Query} {
+			if wantPath := strings.TrimPrefix(strings.Split(tt.wantURL, "?")[0], "/v1"); r.Path != wantPath {
+				t.Errorf("Path = %q, want %q", r.Path, wantPath)
+			}
+			for _, s := range []string{r.URL, r.Query, r.Path} {
 				if strings.Contains(s, scrubKey) || strings.Contains(s, scrubKey[9:]) {
 					t.Errorf("the key survived in %q", s)
 				}
