@@ -117,8 +117,6 @@ func BenchmarkAnalyzeStream(b *testing.B) {
 	for b.Loop() {
 		r := &capture.Record{
 			Status:     200,
-			URL:        "/v1/chat/completions?key=" + fuzzKey + "&q=" + url.QueryEscape(string(body)),
-			Query:      "api_key=" + fuzzKey + "&q=" + url.QueryEscape(string(body)),
 			APIKey:     fuzzKey,
 			ReqHeader:  http.Header{"Authorization": {"Bearer " + fuzzKey}, "Content-Type": {"application/json"}},
 			RespHeader: sseHeader(),
