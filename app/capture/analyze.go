@@ -111,7 +111,8 @@ func (r *Record) Analyze() {
 	r.UpstreamCost = a.usage.upstreamCost
 
 	r.Outcome, r.Error = r.outcome(&a)
-	for _, f := range []*string{&r.Content, &r.Reasoning, &r.ToolCallsJSON, &r.Error} {
+	for _, f := range []*string{&r.Content, &r.Reasoning, &r.ToolCallsJSON, &r.Error, &r.ProxyErr,
+		&r.ModelRequested, &r.Model, &r.GenerationID, &r.FinishReason} {
 		*f = scrubString(*f, secret)
 	}
 	r.Analyzed = true

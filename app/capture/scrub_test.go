@@ -183,6 +183,22 @@ func TestAnalyzeScrubsResponseBody(t *testing.T) {
 		}
 	})
 
+	t.Run("DerivedFields", func(t *testing.T) {
+		r := exchange(502, jsonHeader(), bigLimit, `{"id":"gen-`+scrubKey+`","model":"`+scrubKey+`","choices":[{"message":{"content":"x","tool_calls":[{"id":"c","function":{"name":"f","arguments":"{\"k\":\"`+scrubKey+`\"}"}}]},"finish_reason":"`+scrubKey+`"}]}`)
+		r.APIKey = scrubKey
+		r.ProxyErr = "upstream: GET /v1/models?key=" + scrubKey + ": connection refused"
+		r.ReqBody.Write([]byte(`{"model":"` + scrubKey + `"}`))
+		r.Analyze()
+		for name, s := range map[string]string{
+			"ProxyErr": r.ProxyErr, "Error": r.Error, "ModelRequested": r.ModelRequested, "Model": r.Model,
+			"GenerationID": r.GenerationID, "FinishReason": r.FinishReason, "ToolCallsJSON": r.ToolCallsJSON,
+		} {
+			if strings.Contains(s, scrubKey) || !strings.Contains(s, scrubMask) {
+				t.Errorf("%s = %q, want the key masked", name, s)
+			}
+		}
+	})
+
 	t.Run("ShortKeyNotScrubbed", func(t *testing.T) {
 		r := exchange(200, jsonHeader(), bigLimit, `{"note":"a b c"}`)
 		r.APIKey = "b" // too short to search for: it would mangle the body
