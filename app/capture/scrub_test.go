@@ -208,3 +208,22 @@ func TestAnalyzeScrubsResponseBody(t *testing.T) {
 		}
 	})
 }
+
+// TestMemSizeCountsScrubbedCopies checks that a record whose bodies were
+// copied to be scrubbed counts the copies, so a byte-budgeted queue does not
+// undercount it.
+func TestMemSizeCountsScrubbedCopies(t *testing.T) {
+	body := `{"api_key":"` + scrubKey + `","messages":[{"role":"user","content":"` + strings.Repeat("x", 100_000) + `"}]}`
+	r := exchange(200, jsonHeader(), bigLimit, body)
+	r.APIKey = scrubKey
+	r.ReqHeader = http.Header{"Content-Type": {"application/json"}}
+	r.ReqBody.Write([]byte(body))
+	r.Analyze()
+	if string(r.ReqBodyStored) == body || string(r.RespBodyStored) == body {
+		t.Fatal("nothing was scrubbed")
+	}
+	min := int64(cap(r.ReqBody.Head) + cap(r.RespBody.Head) + len(r.ReqBodyStored) + len(r.RespBodyStored))
+	if got := r.MemSize(); got < min {
+		t.Errorf("MemSize = %d, want at least %d: the heads and their scrubbed copies", got, min)
+	}
+}

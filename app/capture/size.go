@@ -18,11 +18,9 @@ func (r *Record) MemSize() int64 {
 	n += headerSize(r.ReqHeader) + headerSize(r.RespHeader)
 	n += int64(len(r.URL) + len(r.Query))
 	if r.Analyzed {
-		// The stored request body is Head itself; a decoded response body
-		// is a copy when the answer was compressed.
-		if len(r.RespBodyStored) > 0 && len(r.RespBody.Head) > 0 && &r.RespBodyStored[0] != &r.RespBody.Head[0] {
-			n += int64(cap(r.RespBodyStored))
-		}
+		// A stored body is its Head itself unless it was decoded or
+		// scrubbed, which copies it.
+		n += copySize(r.ReqBodyStored, r.ReqBody.Head) + copySize(r.RespBodyStored, r.RespBody.Head)
 		n += int64(len(r.Content) + len(r.Reasoning) + len(r.ToolCallsJSON) + len(r.Error) +
 			len(r.ReqHeaderJSON) + len(r.RespHeaderJSON))
 	}
@@ -39,4 +37,12 @@ func headerSize(h http.Header) int64 {
 		}
 	}
 	return n
+}
+
+// copySize is the capacity of stored when it is not (a part of) head.
+func copySize(stored, head []byte) int64 {
+	if len(stored) == 0 || len(head) > 0 && &stored[0] == &head[0] {
+		return 0
+	}
+	return int64(cap(stored))
 }
