@@ -371,8 +371,10 @@ func TestFaultHugeSSELine(t *testing.T) {
 	}
 	// Wait for the record (analysis included) before measuring, but read
 	// its 1 MiB body only after.
-	for deadline := time.Now().Add(15 * time.Second); app.count("body LIKE '%big line%'") == 0; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
+	for app.count("body LIKE '%big line%'") == 0 {
+		select {
+		case <-app.commits:
+		case <-time.After(15 * time.Second):
 			t.Fatal("no record after 15s")
 		}
 	}
@@ -549,6 +551,7 @@ func TestFaultSlowlorisHeaders(t *testing.T) {
 				t.Errorf("closed after %v: want the 10s ReadHeaderTimeout", res.at)
 			}
 			t.Logf("closed after %v", res.at)
+			app.one("body LIKE '%beside a slowloris%'")
 			if n := app.count("1=1"); n != 1 {
 				t.Errorf("%d records; want only the normal request's", n)
 			}
