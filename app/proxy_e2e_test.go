@@ -572,11 +572,18 @@ func TestParallelStreamsRecordedOnce(t *testing.T) {
 	}
 }
 
+// TestPlaintextKeyStoredNowhere sends keys in every place a client can put
+// one (the Authorization and X-Api-Key headers, a cookie, query parameters,
+// JSON and form body fields, the injected default key), then greps every
+// file in DATA_DIR, the logs, stdout and every API answer for them: no
+// plaintext key appears anywhere.
 func TestPlaintextKeyStoredNowhere(t *testing.T) {
 	_, base := startMockServer(t)
 	const secret = "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"
 	const defaultKey = "sk-or-v1-another-secret-default-key-9d2f4a6c8e0b1d3f7f3e9a1c5b2d8e4f"
-	app := startApp(t, map[string]string{"OPENAI_API_BASE": base, "DEFAULT_APIKEY": defaultKey, "SUPER_ADMIN_APIKEY": secret})
+	const other = "sk-or-v1-third-secret-only-in-the-request-5e7f9a2c4b6d8e0f1a3c5e7b9d"
+	app := startApp(t, map[string]string{"OPENAI_API_BASE": base, "DEFAULT_APIKEY": defaultKey, "SUPER_ADMIN_APIKEY": secret,
+		"LOG_LEVEL": "debug"})
 	client := app.client(secret)
 	ctx := context.Background()
 	if _, err := client.Chat.Completions.New(ctx, chatParams("openai/gpt-4o-mini", "secret test")); err != nil {
@@ -585,13 +592,56 @@ func TestPlaintextKeyStoredNowhere(t *testing.T) {
 	stream := client.Chat.Completions.NewStreaming(ctx, chatParams("openai/gpt-4o-mini", "secret stream"))
 	for stream.Next() {
 	}
+	send := func(method, path, body string, header map[string]string) {
+		resp := app.do(method, path, strings.NewReader(body), header)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
 	// (Not /headers: that mock endpoint echoes the key back in its body.)
-	resp := app.do("GET", "/v1/models", nil, map[string]string{"X-Api-Key": secret, "Cookie": "k=" + secret})
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	resp = app.do("GET", "/v1/models", nil, nil) // injected default key
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	send("GET", "/v1/models", "", map[string]string{"X-Api-Key": secret, "Cookie": "k=" + secret})
+	send("GET", "/v1/models", "", nil) // injected default key
+	for _, q := range []string{"key", "api-key", "api_key", "apiKey", "access_token", "token"} {
+		send("GET", "/v1/models?"+q+"="+other+"&limit=5", "", map[string]string{"Authorization": "Bearer " + secret})
+	}
+	send("POST", "/v1/chat/completions", `{"model":"openai/gpt-4o-mini","api_key":"`+other+`","apiKey":"`+other+
+		`","messages":[{"role":"user","content":"my key is `+secret+`"}]}`,
+		map[string]string{"Authorization": "Bearer " + secret, "Content-Type": "application/json"})
+	send("POST", "/v1/echo", "api_key="+other+"&x=1",
+		map[string]string{"Authorization": "Bearer " + secret, "Content-Type": "application/x-www-form-urlencoded"})
+	app.rows(12, "1=1")
+
+	leaks := func(where, text string) {
+		t.Helper()
+		for _, k := range []string{secret, defaultKey, other} {
+			if strings.Contains(text, k) || strings.Contains(text, k[9:40]) {
+				i := strings.Index(text, k[9:40])
+				t.Errorf("%s holds a plaintext key (%s…): …%s…", where, k[:16], text[max(0, i-200):i])
+			}
+		}
+	}
+	// Every API answer an admin can get.
+	api := func(path string) string {
+		resp := app.doWeb("GET", path, map[string]string{"Authorization": "Bearer " + secret})
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: status %d: %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	list := api("/api/requests?page_size=100")
+	leaks("/api/requests", list)
+	leaks("/api/stats", api("/api/stats"))
+	var ids struct{ Requests []struct{ ID string } }
+	if err := json.Unmarshal([]byte(list), &ids); err != nil || len(ids.Requests) != 12 {
+		t.Fatalf("list: %v, %d records", err, len(ids.Requests))
+	}
+	for _, r := range ids.Requests {
+		leaks("/api/request/"+r.ID, api("/api/request/"+r.ID))
+		leaks("/request/"+r.ID, api("/request/"+r.ID))
+	}
+	leaks("the dashboard", api("/"))
+
 	if err := app.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -605,21 +655,14 @@ func TestPlaintextKeyStoredNowhere(t *testing.T) {
 			t.Fatal(err)
 		}
 		files++
-		for _, k := range []string{secret, defaultKey} {
-			if bytes.Contains(b, []byte(k)) || bytes.Contains(b, []byte(k[9:40])) {
-				t.Errorf("%s holds a plaintext key", path)
-			}
-		}
+		leaks(path, string(b))
 		return nil
 	})
 	if files == 0 {
 		t.Fatal("DATA_DIR is empty")
 	}
-	for what, text := range map[string]string{"logs": app.logs.String(), "stdout": app.stdout.String()} {
-		if strings.Contains(text, secret[9:40]) || strings.Contains(text, defaultKey[9:40]) {
-			t.Errorf("a key appears in the %s", what)
-		}
-	}
+	leaks("the logs", app.logs.String())
+	leaks("stdout", app.stdout.String())
 }
 
 func TestGracefulShutdownFinishesStream(t *testing.T) {

@@ -245,6 +245,23 @@ func (a *testApp) do(method, path string, body io.Reader, header map[string]stri
 	return resp
 }
 
+// doWeb sends a request to the dashboard.
+func (a *testApp) doWeb(method, path string, header map[string]string) *http.Response {
+	a.t.Helper()
+	req, err := http.NewRequest(method, a.webURL+path, nil)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return resp
+}
+
 // readEvents reads SSE events (the text before each blank line) from r and
 // sends them on a channel, closing it at the end of the stream.
 func readEvents(r io.Reader) <-chan string {

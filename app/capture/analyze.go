@@ -35,6 +35,7 @@ func (r *Record) Analyze() {
 	// Read the headers the analysis needs before redaction.
 	reqType := mediaType(r.ReqHeader.Get("Content-Type"))
 	reqEnc := contentEncoding(r.ReqHeader)
+	respType := mediaType(r.RespHeader.Get("Content-Type"))
 	enc := contentEncoding(r.RespHeader)
 	r.Stream = mediaType(r.RespHeader.Get("Content-Type")) == "text/event-stream"
 	genHeader := strings.TrimSpace(r.RespHeader.Get("X-Generation-Id"))
@@ -50,7 +51,7 @@ func (r *Record) Analyze() {
 	r.Query = scrubURLSecret(scrubQuery(r.Query), secret)
 
 	r.ReqTruncated = r.ReqBody.Truncated()
-	r.ReqBodyStored = scrubRequest(r.ReqBody.Head, reqType, reqEnc, secret, r.ReqTruncated)
+	r.ReqBodyStored = scrubStored(r.ReqBody.Head, reqType, reqEnc, secret, r.ReqTruncated)
 	scanObject(r.ReqBody.Head, func(key string, val json.RawMessage) bool {
 		if key != "model" {
 			return true
@@ -63,11 +64,13 @@ func (r *Record) Analyze() {
 	r.RespTruncated = capped || r.RespBody.Truncated()
 	// The analysis reads body as it came, so that offsets match the marks;
 	// what is stored, and the text taken from it, are scrubbed.
-	stored := body
-	if !r.Stream && (enc == "" || decoded) && looksJSON(stored) {
-		stored = scrubJSON(stored) // e.g. a key created through the API
+	// A whole answer gets the request's rules too (a key created through
+	// the API, a form echoed back); a stream only the forwarded key's.
+	if !r.Stream && (enc == "" || decoded) {
+		r.RespBodyStored = scrubStored(body, respType, "", secret, r.RespTruncated)
+	} else {
+		r.RespBodyStored = scrubBody(body, secret, r.RespTruncated)
 	}
-	r.RespBodyStored = scrubBody(stored, secret, r.RespTruncated)
 	// Only raw bytes line up with the marks and with the tail.
 	identity := enc == ""
 	cut := identity && r.RespBody.Truncated()
@@ -118,10 +121,10 @@ func (r *Record) Analyze() {
 	r.Analyzed = true
 }
 
-// scrubRequest returns the request body as it may be stored: secret fields
-// of a JSON or form body masked, and the forwarded key masked anywhere.
-// A compressed body is kept as it is: it holds no plaintext.
-func scrubRequest(b []byte, ctype, enc, secret string, cut bool) []byte {
+// scrubStored returns a body as it may be stored: secret fields of a JSON
+// or form body masked, and the forwarded key masked anywhere. A compressed
+// body (enc) is kept as it is: it holds no plaintext.
+func scrubStored(b []byte, ctype, enc, secret string, cut bool) []byte {
 	if enc != "" {
 		return b
 	}

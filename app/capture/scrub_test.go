@@ -199,6 +199,22 @@ func TestAnalyzeScrubsResponseBody(t *testing.T) {
 		}
 	})
 
+	t.Run("SecretFieldsOfAWholeAnswer", func(t *testing.T) {
+		// Not the forwarded key: another secret, in a field or parameter
+		// the request rules know, in a JSON answer and a form echoed back.
+		const other = "sk-or-v1-another-secret-value-9999"
+		for ctype, body := range map[string]string{
+			"application/json":                  `{"data":{"key":"` + other + `"}}`,
+			"application/x-www-form-urlencoded": "api_key=" + other + "&x=1",
+		} {
+			r := exchange(200, http.Header{"Content-Type": {ctype}}, bigLimit, body)
+			r.Analyze()
+			if bytes.Contains(r.RespBodyStored, []byte(other)) {
+				t.Errorf("%s answer stored with its secret: %s", ctype, r.RespBodyStored)
+			}
+		}
+	})
+
 	t.Run("ShortKeyNotScrubbed", func(t *testing.T) {
 		r := exchange(200, jsonHeader(), bigLimit, `{"note":"a b c"}`)
 		r.APIKey = "b" // too short to search for: it would mangle the body
