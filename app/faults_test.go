@@ -278,6 +278,7 @@ func TestFaultUpstreamCutMidStream(t *testing.T) {
 				t.Errorf("client got %q before the cut, upstream sent %q", got, sent)
 			}
 			r := app.one("body LIKE ?", "%cut-"+scenario+"%")
+			t.Logf("client: %v; record: outcome %q error %q", err, r.Outcome, r.Error)
 			if !r.Stream || r.Status != 200 || r.Outcome != "proxy_error" || !strings.Contains(r.Error, "upstream connection lost") {
 				t.Errorf("record: stream %v status %d outcome %q error %q", r.Stream, r.Status, r.Outcome, r.Error)
 			}
@@ -730,7 +731,7 @@ func TestFaultIdleKeepAlive(t *testing.T) {
 	}()
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
-	next := atomic.Int32{}
+	var next atomic.Int32
 	for range 32 {
 		wg.Go(func() {
 			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {

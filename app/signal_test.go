@@ -113,20 +113,22 @@ func openDB(t *testing.T, dataDir string, rw bool) *sql.DB {
 	return db
 }
 
-// records returns outcome, error and content of the records whose body
-// matches like, by the prompt each body holds.
-func records(t *testing.T, db *sql.DB, like string) map[string][3]string {
+// stored is what a record says of how its exchange ended.
+type stored struct{ outcome, err, content string }
+
+// records returns the records whose body matches like, by body.
+func records(t *testing.T, db *sql.DB, like string) map[string]stored {
 	t.Helper()
 	q, err := db.Query("SELECT body, outcome, coalesce(error,''), coalesce(content,'') FROM requests WHERE body LIKE ?", like)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	out := map[string][3]string{}
+	out := map[string]stored{}
 	for q.Next() {
 		var body []byte
-		var r [3]string
-		if err := q.Scan(&body, &r[0], &r[1], &r[2]); err != nil {
+		var r stored
+		if err := q.Scan(&body, &r.outcome, &r.err, &r.content); err != nil {
 			t.Fatal(err)
 		}
 		out[string(body)] = r
@@ -202,8 +204,8 @@ func TestSignal(t *testing.T) {
 		for i := range n {
 			prompt := fmt.Sprintf("drain-%02d of twenty", i)
 			r, ok := recs[streamBody(prompt)]
-			if !ok || r[0] != "ok" || !strings.Contains(r[2], prompt) {
-				t.Errorf("stream %d: recorded %v, outcome/error/content %q", i, ok, r)
+			if !ok || r.outcome != "ok" || !strings.Contains(r.content, prompt) {
+				t.Errorf("stream %d: recorded %v, %+v", i, ok, r)
 			}
 		}
 	})
@@ -245,12 +247,12 @@ func TestSignal(t *testing.T) {
 		recs := records(t, openDB(t, b.dataDir, false), "%the grace%")
 		for i := range n {
 			r := recs[streamBody(fmt.Sprintf("fast-%d within the grace", i))]
-			if r[0] != "ok" {
-				t.Errorf("fast stream %d: outcome/error/content %q", i, r)
+			if r.outcome != "ok" {
+				t.Errorf("fast stream %d: %+v", i, r)
 			}
 			r = recs[streamBody(fmt.Sprintf("slow-%d past the grace", i))]
-			if r[0] != "proxy_error" || !strings.Contains(r[1], "shutdown") || !strings.HasPrefix(r[2], "Hello") || strings.Contains(r[2], "grace") {
-				t.Errorf("slow stream %d: outcome/error/content %q; want cut at shutdown with the partial reply", i, r)
+			if r.outcome != "proxy_error" || !strings.Contains(r.err, "shutdown") || !strings.HasPrefix(r.content, "Hello") || strings.Contains(r.content, "grace") {
+				t.Errorf("slow stream %d: %+v; want cut at shutdown with the partial reply", i, r)
 			}
 		}
 	})
