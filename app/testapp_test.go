@@ -38,6 +38,7 @@ type testApp struct {
 	stdout   *bannerWriter
 	stopped  bool
 	commits  chan struct{} // signalled after each commit of the store's writer
+	dbh      *sql.DB       // opened by db() once
 }
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
@@ -149,14 +150,18 @@ func (a *testApp) client(key string, opts ...option.RequestOption) openai.Client
 	return openai.NewClient(append(base, opts...)...)
 }
 
-// db opens the app's SQLite file read-only, as the dashboard would.
+// db opens the app's SQLite file read-only, as the dashboard would, once.
 func (a *testApp) db() *sql.DB {
 	a.t.Helper()
+	if a.dbh != nil {
+		return a.dbh
+	}
 	db, err := sql.Open("sqlite3", "file:"+a.dataDir+"/proxy_requests.db?mode=ro&_busy_timeout=5000")
 	if err != nil {
 		a.t.Fatal(err)
 	}
 	a.t.Cleanup(func() { db.Close() })
+	a.dbh = db
 	return db
 }
 

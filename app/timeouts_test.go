@@ -11,21 +11,20 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/openrouter-proxy/openrouter-proxy/app/mockupstream"
 )
 
 // Tests of the proxy's time limits: REQUEST_TIMEOUT bounds silences, never
 // a stream that keeps sending; STREAM_MAX_DURATION caps a whole exchange.
-// Each checks what the client got and what the record says.
+// Each checks what the client got, what the record says, and that no
+// goroutine is left behind (so, like the fault tests, none is parallel).
 
 // TestHealthyStreamOutlivesRequestTimeout streams for about three times
 // REQUEST_TIMEOUT, an event every 0.4 s: nothing is silent that long, so
 // nothing is cut.
 func TestHealthyStreamOutlivesRequestTimeout(t *testing.T) {
-	t.Parallel()
-	_, base := startMockServer(t)
-	app := startApp(t, map[string]string{"OPENAI_API_BASE": base, "REQUEST_TIMEOUT": "1"})
+	up := startFaultUpstream(t)
+	app := startApp(t, map[string]string{"OPENAI_API_BASE": up.base, "REQUEST_TIMEOUT": "1"})
+	settled := goroutineBaseline(t, func() { closeIdle(up) })
 	req, _ := http.NewRequest("POST", app.proxyURL+"/v1/chat/completions", strings.NewReader(
 		`{"model":"mock/slow","stream":true,"messages":[{"role":"user","content":"a long healthy stream"}]}`))
 	req.Header.Set("Authorization", "Bearer "+testKey)
@@ -48,18 +47,19 @@ func TestHealthyStreamOutlivesRequestTimeout(t *testing.T) {
 	if r.Outcome != "ok" || r.Error != "" {
 		t.Errorf("outcome %q error %q", r.Outcome, r.Error)
 	}
+	settled()
 }
 
 // TestUpstreamSilentMidStream: the upstream sends its first event and then
 // nothing. The client gets an SSE error event naming the limit, the upstream
 // request is cancelled, and the record says which timeout fired.
 func TestUpstreamSilentMidStream(t *testing.T) {
-	t.Parallel()
-	mock, base := startMockServer(t)
-	done := make(chan mockupstream.Event, 1)
-	mock.OnDone = func(e mockupstream.Event) { done <- e }
-	app := startApp(t, map[string]string{"OPENAI_API_BASE": base, "REQUEST_TIMEOUT": "0.5"})
-	events := slowStream(t, context.Background(), app.proxyURL, "falls silent", 60_000)
+	up := startFaultUpstream(t)
+	app := startApp(t, map[string]string{"OPENAI_API_BASE": up.base, "REQUEST_TIMEOUT": "0.5"})
+	settled := goroutineBaseline(t, func() { closeIdle(up) })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := slowStream(t, ctx, app.proxyURL, "falls silent", 60_000)
 	if ev := next(t, events); !strings.Contains(ev, "OPENROUTER PROCESSING") {
 		t.Fatalf("first event %q", ev)
 	}
@@ -70,25 +70,22 @@ func TestUpstreamSilentMidStream(t *testing.T) {
 	if !strings.Contains(last, `"type":"timeout"`) || !strings.Contains(last, "REQUEST_TIMEOUT") {
 		t.Fatalf("last event %q: want an error event naming REQUEST_TIMEOUT", last)
 	}
-	select {
-	case e := <-done:
-		if !e.Cancelled {
-			t.Error("the upstream finished: it was not cancelled")
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the upstream request was not cancelled")
+	if e := up.event(t); !e.Cancelled {
+		t.Error("the upstream finished: it was not cancelled")
 	}
 	r := app.one("1=1")
 	if r.Outcome != "timeout" || !strings.Contains(r.Error, "REQUEST_TIMEOUT: the upstream sent nothing") || !strings.Contains(r.Error, "cut off") {
 		t.Errorf("outcome %q error %q", r.Outcome, r.Error)
 	}
+	cancel()
+	settled()
 }
 
 // TestStreamMaxDuration caps a stream that is still sending.
 func TestStreamMaxDuration(t *testing.T) {
-	t.Parallel()
-	_, base := startMockServer(t)
-	app := startApp(t, map[string]string{"OPENAI_API_BASE": base, "REQUEST_TIMEOUT": "30", "STREAM_MAX_DURATION": "1"})
+	up := startFaultUpstream(t)
+	app := startApp(t, map[string]string{"OPENAI_API_BASE": up.base, "REQUEST_TIMEOUT": "30", "STREAM_MAX_DURATION": "1"})
+	settled := goroutineBaseline(t, func() { closeIdle(up) })
 	start := time.Now()
 	req, _ := http.NewRequest("POST", app.proxyURL+"/v1/chat/completions", strings.NewReader(
 		`{"model":"mock/slow","stream":true,"messages":[{"role":"user","content":"capped"}]}`))
@@ -115,6 +112,8 @@ func TestStreamMaxDuration(t *testing.T) {
 	if r.Outcome != "timeout" || !strings.Contains(r.Error, "STREAM_MAX_DURATION") || r.Content == "" {
 		t.Errorf("outcome %q error %q content %q: want the cap named and the partial kept", r.Outcome, r.Error, r.Content)
 	}
+	resp.Body.Close()
+	settled()
 }
 
 // rawRequest opens a TCP connection to the proxy and writes head.
@@ -136,9 +135,9 @@ func rawRequest(t *testing.T, proxyURL, head string) net.Conn {
 // record says so; the proxy does not hold the connection until the client
 // leaves.
 func TestRequestBodySilence(t *testing.T) {
-	t.Parallel()
-	_, base := startMockServer(t)
-	app := startApp(t, map[string]string{"OPENAI_API_BASE": base, "REQUEST_TIMEOUT": "0.5"})
+	up := startFaultUpstream(t)
+	app := startApp(t, map[string]string{"OPENAI_API_BASE": up.base, "REQUEST_TIMEOUT": "0.5"})
+	settled := goroutineBaseline(t, func() { closeIdle(up) })
 	for _, tc := range []struct{ name, head string }{
 		{"buffered", "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"model\":"},
 		{"chunked", "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n9\r\n{\"model\":\r\n"},
@@ -153,21 +152,23 @@ func TestRequestBodySilence(t *testing.T) {
 		if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), "the client sent no request body") {
 			t.Errorf("%s: status %d body %s", tc.name, resp.StatusCode, body)
 		}
+		c.Close()
 	}
 	for _, r := range app.rows(2, "1=1") {
 		if r.Outcome != "timeout" || r.Status != 408 || !strings.Contains(r.Error, "REQUEST_TIMEOUT: the client sent no request body") {
 			t.Errorf("outcome %q status %d error %q", r.Outcome, r.Status, r.Error)
 		}
 	}
+	settled()
 }
 
 // TestSlowUploadIsNotSilence: an upload that trickles in, a byte every
 // 0.3 s for longer than REQUEST_TIMEOUT, is never silent that long and goes
 // through.
 func TestSlowUploadIsNotSilence(t *testing.T) {
-	t.Parallel()
-	_, base := startMockServer(t)
-	app := startApp(t, map[string]string{"OPENAI_API_BASE": base, "REQUEST_TIMEOUT": "1"})
+	up := startFaultUpstream(t)
+	app := startApp(t, map[string]string{"OPENAI_API_BASE": up.base, "REQUEST_TIMEOUT": "1"})
+	settled := goroutineBaseline(t, func() { closeIdle(up) })
 	body := `{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"x"}]}`
 	pr, pw := io.Pipe()
 	go func() {
@@ -187,6 +188,7 @@ func TestSlowUploadIsNotSilence(t *testing.T) {
 	if r := app.one("1=1"); r.Outcome != "ok" {
 		t.Errorf("outcome %q error %q", r.Outcome, r.Error)
 	}
+	settled()
 }
 
 // TestClientNotReading: the client asks for an endless fast stream and
@@ -194,7 +196,6 @@ func TestSlowUploadIsNotSilence(t *testing.T) {
 // REQUEST_TIMEOUT it lets go of the client and the upstream, and the record
 // blames the client.
 func TestClientNotReading(t *testing.T) {
-	t.Parallel()
 	upstreamDone := make(chan struct{})
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer close(upstreamDone)
@@ -209,6 +210,7 @@ func TestClientNotReading(t *testing.T) {
 	}))
 	t.Cleanup(up.Close)
 	app := startApp(t, map[string]string{"OPENAI_API_BASE": up.URL + "/api/v1", "REQUEST_TIMEOUT": "0.5"})
+	settled := goroutineBaseline(t, up.CloseClientConnections)
 	c := rawRequest(t, app.proxyURL, "GET /v1/firehose HTTP/1.1\r\nHost: x\r\n\r\n")
 	c.(*net.TCPConn).SetReadBuffer(4096)
 	select {
@@ -220,17 +222,16 @@ func TestClientNotReading(t *testing.T) {
 	if r.Outcome != "timeout" || !strings.Contains(r.Error, "the client did not read the answer") {
 		t.Errorf("outcome %q error %q", r.Outcome, r.Error)
 	}
+	c.Close()
+	settled()
 }
 
 // TestRefusedRequests: a method that is not letters and hyphens, and a path
 // with dot-segments (encoded or not), get a 400 and are recorded, and never
 // reach the upstream.
 func TestRefusedRequests(t *testing.T) {
-	t.Parallel()
-	mock, base := startMockServer(t)
-	reached := make(chan string, 16)
-	mock.OnDone = func(e mockupstream.Event) { reached <- e.Method + " " + e.Path }
-	app := startApp(t, map[string]string{"OPENAI_API_BASE": base, "DEFAULT_APIKEY": "sk-or-v1-default-key-0123456789abcdef"})
+	up := startFaultUpstream(t)
+	app := startApp(t, map[string]string{"OPENAI_API_BASE": up.base, "DEFAULT_APIKEY": "sk-or-v1-default-key-0123456789abcdef"})
 	cases := []struct{ method, target string }{
 		{"X`curl$IFS-s$IFS'127.0.0.1'|sh`", "/v1/models"},
 		{"GET", "/v1/%2e%2e/%2e%2e/internal"},
@@ -257,7 +258,7 @@ func TestRefusedRequests(t *testing.T) {
 		}
 	}
 	select {
-	case got := <-reached:
+	case got := <-up.started:
 		t.Errorf("a refused request reached the upstream: %s", got)
 	default:
 	}
