@@ -17,3 +17,10 @@ func PageCount(s *SQLite) (n int64, err error) {
 	err = s.wdb.QueryRow("PRAGMA page_count").Scan(&n)
 	return n, err
 }
+
+// SetQueryOnly makes the writer's connection refuse writes, as a read-only
+// file does: inserts fail with SQLITE_READONLY.
+func SetQueryOnly(s *SQLite, on bool) error {
+	_, err := s.wdb.Exec(fmt.Sprintf("PRAGMA query_only = %t", on))
+	return err
+}

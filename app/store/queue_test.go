@@ -146,41 +146,57 @@ func TestQueueMemoryCeiling(t *testing.T) {
 	}
 }
 
-// TestDatabaseFullDegradesThenRecovers fills the database (a size cap, as a
-// full disk does): commits fail with SQLITE_FULL, the store says it is
-// failing and degraded, Record keeps returning at once, and the writer
-// holds its records. Once there is room again it writes them all and
+// TestDatabaseFailingDegradesThenRecovers makes the database refuse writes
+// as a full disk does (a size cap: SQLITE_FULL) and as a read-only file
+// does (SQLITE_READONLY). Commits fail, the store says it is failing and
+// degraded, Record keeps returning at once, and the writer holds its
+// records. Once the database takes writes again it writes them all and
 // recovers by itself.
-func TestDatabaseFullDegradesThenRecovers(t *testing.T) {
-	logger, logs := newLogger()
-	s := MustOpenTemp(t, store.Options{Logger: logger, QueueWait: time.Millisecond})
-	mustRecord(t, s, newRecord(t, "k"))
-	MustFlush(t, s)
-	pages, err := store.PageCount(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := store.SetMaxPageCount(s, pages); err != nil {
-		t.Fatal(err)
-	}
-	for range 20 {
-		rec := bigRecord(t, 200<<10)
-		mustRecord(t, s, rec)
-	}
-	waitFor(t, "the store to report failing", func() bool { return s.Health().Failing })
-	if h := s.Health(); !h.Degraded || !strings.Contains(h.LastError, "full") || h.Lost != 0 {
-		t.Fatalf("health %+v: want degraded, the error, nothing lost yet", h)
-	}
-	if err := store.SetMaxPageCount(s, 1<<30); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "recovery", func() bool { return !s.Health().Failing })
-	MustFlush(t, s)
-	if n := MustCount(t, s); n != 21 {
-		t.Fatalf("count %d, want all 21 records written after recovery", n)
-	}
-	if out := logs.String(); !strings.Contains(out, "refuses writes") || !strings.Contains(out, "recording resumed") {
-		t.Fatalf("the log does not tell the failure and the recovery:\n%s", out)
+func TestDatabaseFailingDegradesThenRecovers(t *testing.T) {
+	for _, tc := range []struct {
+		name, wantErr string
+		fail, heal    func(s *store.SQLite) error
+	}{
+		{"Full", "full",
+			func(s *store.SQLite) error {
+				pages, err := store.PageCount(s)
+				if err != nil {
+					return err
+				}
+				return store.SetMaxPageCount(s, pages)
+			},
+			func(s *store.SQLite) error { return store.SetMaxPageCount(s, 1<<30) }},
+		{"ReadOnly", "readonly",
+			func(s *store.SQLite) error { return store.SetQueryOnly(s, true) },
+			func(s *store.SQLite) error { return store.SetQueryOnly(s, false) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logger, logs := newLogger()
+			s := MustOpenTemp(t, store.Options{Logger: logger, QueueWait: time.Millisecond})
+			mustRecord(t, s, newRecord(t, "k"))
+			MustFlush(t, s)
+			if err := tc.fail(s); err != nil {
+				t.Fatal(err)
+			}
+			for range 20 {
+				mustRecord(t, s, bigRecord(t, 200<<10))
+			}
+			waitFor(t, "the store to report failing", func() bool { return s.Health().Failing })
+			if h := s.Health(); !h.Degraded || !strings.Contains(h.LastError, tc.wantErr) || h.Lost != 0 {
+				t.Fatalf("health %+v: want degraded, the error, nothing lost yet", h)
+			}
+			if err := tc.heal(s); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "recovery", func() bool { return !s.Health().Failing })
+			MustFlush(t, s)
+			if n := MustCount(t, s); n != 21 {
+				t.Fatalf("count %d, want all 21 records written after recovery", n)
+			}
+			if out := logs.String(); !strings.Contains(out, "refuses writes") || !strings.Contains(out, "recording resumed") {
+				t.Fatalf("the log does not tell the failure and the recovery:\n%s", out)
+			}
+		})
 	}
 }
 
