@@ -35,11 +35,16 @@ var ErrClosed = errors.New("store: closed")
 
 // Store is what the application needs from record storage.
 type Store interface {
-	// Record queues rec to be analysed and written. It blocks while the
-	// queue is full and never drops a record; after Close it returns
-	// ErrClosed. The store owns rec from then on: the caller must not
-	// touch it again.
+	// Record queues rec to be analysed and written. While the queue's
+	// byte budget is spent it waits briefly for room; a record it cannot
+	// keep is counted and logged (see Health), never dropped silently.
+	// After Close it returns ErrClosed. The store owns rec from then on:
+	// the caller must not touch it again.
 	Record(rec *capture.Record) error
+
+	// Health reports the recording pipeline's state: queue depth, records
+	// lost, and whether the database is failing.
+	Health() Health
 
 	// Flush returns once every record queued before the call is committed.
 	Flush(ctx context.Context) error
