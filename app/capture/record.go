@@ -58,6 +58,10 @@ type Record struct {
 	TimedOut   bool          // REQUEST_TIMEOUT elapsed
 	ProxyErr   string        // the proxy's own error (unreachable, timeout), if any
 
+	// Seq is the record's commit sequence, set by the store when it
+	// commits the record: commit order, unlike ID's start order.
+	Seq int64
+
 	// Derived fields, set by Analyze.
 
 	Analyzed         bool

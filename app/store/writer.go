@@ -432,6 +432,11 @@ func (s *SQLite) insert(ctx context.Context, batch []*capture.Record) error {
 		return fmt.Errorf("store: prepare insert: %w", err)
 	}
 	defer stmt.Close()
+	seqStmt, err := tx.PrepareContext(ctx, `INSERT INTO request_seq (id) VALUES (?)`)
+	if err != nil {
+		return fmt.Errorf("store: prepare insert: %w", err)
+	}
+	defer seqStmt.Close()
 	args := make([]any, len(columns))
 	for _, rec := range batch {
 		for i, c := range columns {
@@ -439,6 +444,15 @@ func (s *SQLite) insert(ctx context.Context, batch []*capture.Record) error {
 		}
 		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("store: insert %s: %w", rec.ID, err)
+		}
+		// The commit sequence: this transaction is the only writer, so
+		// sequence order is commit order.
+		res, err := seqStmt.ExecContext(ctx, rec.ID)
+		if err != nil {
+			return fmt.Errorf("store: insert %s: sequence: %w", rec.ID, err)
+		}
+		if rec.Seq, err = res.LastInsertId(); err != nil {
+			return fmt.Errorf("store: insert %s: sequence: %w", rec.ID, err)
 		}
 	}
 	for _, h := range s.opts.Hooks {

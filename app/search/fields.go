@@ -1,0 +1,32 @@
+package search
+
+// The fields of the index's one document type, one document per record,
+// its id the record's id. No field is stored: the index answers ids and
+// counts, and the rows, their text and the snippets come from SQLite.
+const (
+	// Text fields, analysed with the "cjk" analyzer: Unicode word
+	// segmentation, width folding, lower case, and bigrams of Chinese,
+	// Japanese and Korean characters.
+	FieldRequest  = "req"  // the new turns of the request: since the last assistant message, system prompt, tool results and arguments
+	FieldResponse = "resp" // the reply: content, reasoning, tool calls
+	FieldError    = "err"  // the error text
+
+	// Keyword fields: matched exactly, as one term.
+	FieldPath    = "path"    // upstream path, e.g. /chat/completions
+	FieldMethod  = "method"  // upper case
+	FieldModel   = "model"   // the model requested and the model served (both terms)
+	FieldStatus  = "status"  // the response status as 3 digits, e.g. "200"; "000" when none
+	FieldOutcome = "outcome" // capture.Outcome: ok, upstream_error, …
+	FieldKey     = "key"     // the key fingerprint (capture.Fingerprint); "" when none
+
+	// FieldStream is a boolean: the answer was an SSE stream.
+	FieldStream = "stream"
+
+	// FieldTime is the start of the exchange, a datetime with doc values:
+	// results are sorted newest first by it, and before:/after: filter on it.
+	FieldTime = "ts"
+
+	// FieldSeq is the record's commit sequence, a number: the feed's
+	// watermark, and the live poll's "anything newer?".
+	FieldSeq = "seq"
+)
