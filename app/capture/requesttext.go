@@ -342,14 +342,8 @@ func valueEnd(b []byte, i int) (int, bool) {
 }
 
 // reqContent is a content value: a string, or a list of content parts or
-// blocks. Any other value reads as none.
+// blocks. Any other value reads as none. readContent reads one.
 type reqContent []reqPart
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (c *reqContent) UnmarshalJSON(b []byte) error {
-	*c = readContent(b)
-	return nil
-}
 
 // readContent reads a content value.
 func readContent(b []byte) reqContent {
@@ -371,9 +365,35 @@ func readContent(b []byte) reqContent {
 type reqPart struct {
 	Type    string     `json:"type"`
 	Text    text       `json:"text"`
-	Content reqContent `json:"content"` // of a tool_result
+	Content resultText `json:"content"` // of a tool_result
 	Name    string     `json:"name"`    // of a tool_use
 	Input   jsonText   `json:"input"`   // of a tool_use
+}
+
+// resultText is the content of an Anthropic tool_result: a string, or
+// blocks whose texts are joined by newlines. It is not a reqContent: a
+// type that held itself would let a deeply nested body cost time in the
+// square of its depth, each level decoding the levels below it again.
+type resultText string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *resultText) UnmarshalJSON(b []byte) error {
+	switch {
+	case len(b) == 0:
+	case b[0] == '"':
+		*t = resultText(jsonString(b))
+	case b[0] == '[':
+		var blocks []struct {
+			Text text `json:"text"`
+		}
+		decodeJSON(b, &blocks)
+		var l lines
+		for _, p := range blocks {
+			l.add(string(p.Text))
+		}
+		*t = resultText(l.String())
+	}
+	return nil
 }
 
 // reqFunction is a chat message's legacy function_call.
@@ -433,7 +453,7 @@ func (l *lines) content(c reqContent, callsOnly bool) {
 			l.call(p.Name, p.Input)
 		case "tool_result":
 			if !callsOnly {
-				l.content(p.Content, false)
+				l.add(string(p.Content))
 			}
 		case "thinking", "redacted_thinking":
 		default:

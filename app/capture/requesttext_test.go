@@ -358,3 +358,30 @@ func FuzzRequestText(f *testing.F) {
 		}
 	})
 }
+
+// TestRequestTextDeepNesting checks that deep nesting costs time and
+// memory in proportion to the body, not to the square of its depth:
+// allocations do not grow with it, as they did when each level of tool
+// results decoded the levels below it again.
+func TestRequestTextDeepNesting(t *testing.T) {
+	const depth = 2000
+	bodies := map[string]string{
+		"ToolResults": `{"messages":[{"role":"user","content":` + strings.Repeat(`[{"type":"tool_result","content":`, depth) +
+			`"x"` + strings.Repeat(`}]`, depth) + `},{"role":"user","content":"y"}]}`,
+		"Parts": `{"messages":[{"role":"user","content":` + strings.Repeat(`[{"type":"text","text":`, depth) +
+			`"x"` + strings.Repeat(`}]`, depth) + `},{"role":"user","content":"y"}]}`,
+		"Tools": `{"tools":` + strings.Repeat(`[{"a":`, depth) + `1` + strings.Repeat(`}]`, depth) +
+			`,"messages":[{"role":"user","content":"y"}]}`,
+		"Unclosed": `{"messages":[{"role":"user","content":"y"},` + strings.Repeat(`[`, 100*depth),
+	}
+	for name, body := range bodies {
+		var got capture.RequestTurns
+		allocs := testing.AllocsPerRun(3, func() { got = capture.RequestText([]byte(body)) })
+		if got.New != "y" {
+			t.Errorf("%s: New = %q, want %q", name, got.New, "y")
+		}
+		if allocs > 100 {
+			t.Errorf("%s: %v allocations at depth %d", name, allocs, depth)
+		}
+	}
+}
