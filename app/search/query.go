@@ -25,7 +25,7 @@ import (
 //	                  or error text
 //	"rate limit"      a phrase: these words, in this order, exactly
 //	北京              a Chinese, Japanese or Korean word: matched exactly
-//	-word -"a phrase" excluded
+//	-word -"a phrase" excluded; an excluded word is exact, not fuzzy
 //	model:X           the requested or the served model is exactly X;
 //	                  model:"a b" for a value with spaces
 //	status:200        the response status; status:4xx a class; status:success
@@ -165,7 +165,7 @@ func (q *Query) Terms() []Term {
 func Parse(s string) (*Query, error) {
 	switch {
 	case len(s) > maxQueryLen:
-		return nil, queryErr("The search is too long: at most %d characters.", maxQueryLen)
+		return nil, queryErr("The search is too long: at most %d bytes (about %d Chinese or Japanese characters).", maxQueryLen, maxQueryLen/3)
 	case !utf8.ValidString(s):
 		return nil, queryErr("The search is not valid text (UTF-8).")
 	case strings.IndexByte(s, 0) >= 0:
@@ -193,7 +193,7 @@ func Parse(s string) (*Query, error) {
 		default:
 			name, ok := p.fieldName()
 			if !ok {
-				t = wordTerm(p.bare())
+				t = wordTerm(p.bare(), not)
 				break
 			}
 			if !isFilter(name) {
@@ -329,7 +329,10 @@ func phraseTerm(s string) *Term {
 // character is a prefix, which finds it where it starts a bigram or stands
 // alone (not where it ends one). A Korean word is exact, or a prefix of
 // two or more syllables, which lets 서울 find 서울에서; it is never fuzzy.
-func wordTerm(w string) *Term {
+//
+// An excluded word is exact: -test removes the records that say test, not
+// those that say text or testing.
+func wordTerm(w string, excluded bool) *Term {
 	toks := analyzeText(w)
 	switch {
 	case len(toks) == 0:
@@ -344,6 +347,9 @@ func wordTerm(w string) *Term {
 		return &Term{Text: text, Prefix: true}
 	case hasHangul(text):
 		return &Term{Text: text, Prefix: n >= 2}
+	}
+	if excluded {
+		return &Term{Text: text}
 	}
 	return &Term{Text: text, Fuzzy: n >= 3 && n <= maxFuzzyRunes, Prefix: n >= 4}
 }
@@ -477,7 +483,7 @@ func isHex(s string) bool {
 // store.Status classes (anything else is a *QueryError), Model the
 // requested or the served model, Method ignoring case, From inclusive, To
 // exclusive. Its Search is ignored (it is the text q was parsed from), and
-// so are its IDs, Limit and Offset.
+// so are its IDs, Limit and Offset, and its Viewer: v alone decides.
 func (q *Query) Bleve(v store.Viewer, f store.Filter) (query.Query, error) {
 	if q == nil {
 		q = &Query{}

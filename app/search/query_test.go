@@ -63,7 +63,8 @@ func TestParse(t *testing.T) {
 		{`"rate limit`, search.Query{Text: []search.Term{phrase("rate limit")}}},
 		{`foo"bar baz"qux`, search.Query{Text: []search.Term{word("foo", true, false), phrase("bar baz"), word("qux", true, false)}}},
 		{"gpt-4o", search.Query{Text: []search.Term{phrase("gpt-4o")}}},
-		{"-foo", search.Query{Exclude: []search.Term{word("foo", true, false)}}},
+		{"-foo", search.Query{Exclude: []search.Term{word("foo", false, false)}}},
+		{"-Berlin -京 -서울", search.Query{Exclude: []search.Term{word("berlin", false, false), word("京", false, true), word("서울", false, true)}}},
 		{`-"a b" c`, search.Query{Text: []search.Term{word("c", false, false)}, Exclude: []search.Term{phrase("a b")}}},
 		{"北京", search.Query{Text: []search.Term{phrase("北京")}}},
 		{"京", search.Query{Text: []search.Term{word("京", false, true)}}},
@@ -107,7 +108,7 @@ func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, in, want string
 	}{
-		{"TooLong", strings.Repeat("a", 1001), "The search is too long: at most 1000 characters."},
+		{"TooLong", strings.Repeat("a", 1001), "The search is too long: at most 1000 bytes (about 333 Chinese or Japanese characters)."},
 		{"InvalidUTF8", "caf\xe9", "The search is not valid text (UTF-8)."},
 		{"NUL", "a\x00b", "The search contains a NUL character; remove it."},
 		{"TooManyParts", strings.Repeat("w ", 16) + "model:x", "The search has too many parts: at most 16 words, phrases and filters."},
@@ -512,6 +513,7 @@ func TestSearchIndex(t *testing.T) {
 		{"PhraseIsExact", `"rate limits"`, viewerAdmin, store.Filter{}, []string{}},
 		{"UnbalancedPhrase", `"rate limit`, viewerAdmin, store.Filter{}, []string{"ratelimit"}},
 		{"Exclude", "berlin -weather", viewerA, store.Filter{}, []string{"flight"}},
+		{"ExcludeIsExact", "berlin -weathr", viewerA, store.Filter{}, []string{"flight", "weather"}},
 		{"ExcludePhrase", `berlin -"book a flight"`, viewerA, store.Filter{}, []string{"weather"}},
 		{"ExcludeOnly", "-berlin", viewerA, store.Filter{}, []string{"cut", "getmodels", "kube", "limitrate", "ratelimit", "servererror", "transformers"}},
 		{"Chinese", "北京", viewerAdmin, store.Filter{}, []string{"beijing"}},
