@@ -4,6 +4,7 @@
 //	go run ./app                 # proxy on :8080, dashboard on :8081
 //	go run ./app -demo           # the same, offline, against a built-in mock upstream
 //	go run ./app mock-upstream   # only the mock upstream
+//	go run ./app reindex         # rebuild the search index from SQLite (service stopped)
 package main
 
 import (
@@ -20,15 +21,20 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
+
 	"github.com/openrouter-proxy/openrouter-proxy/app/auth"
+	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/config"
 	"github.com/openrouter-proxy/openrouter-proxy/app/live"
 	"github.com/openrouter-proxy/openrouter-proxy/app/metrics"
 	"github.com/openrouter-proxy/openrouter-proxy/app/mockupstream"
 	"github.com/openrouter-proxy/openrouter-proxy/app/proxy"
+	"github.com/openrouter-proxy/openrouter-proxy/app/search"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/app/web"
 )
@@ -48,8 +54,13 @@ func main() {
 // tests start the real thing with their own environment and context. Tests
 // may add store hooks, to await commits instead of polling the database.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, hooks ...store.Hook) error {
-	if len(args) > 0 && args[0] == "mock-upstream" {
-		return runMock(ctx, args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "mock-upstream":
+			return runMock(ctx, args[1:], stdout, stderr)
+		case "reindex":
+			return runReindex(ctx, args[1:], getenv, stderr)
+		}
 	}
 	cfg, err := config.Load(getenv, args, stderr)
 	if err != nil {
@@ -82,16 +93,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	tracker := live.New()
+	var toIndex indexHooks // the index opens after the store it reads from
 	st, err := store.Open(ctx, cfg.DBPath(), store.Options{
 		QueueBytes: cfg.QueueBytes,
 		MaxHistory: cfg.MaxHistory,
 		Logger:     log,
-		Hooks:      append([]store.Hook{{AfterCommit: tracker.Committed, AfterPrune: tracker.Pruned}}, hooks...),
+		Hooks: append([]store.Hook{
+			{AfterCommit: tracker.Committed, AfterPrune: tracker.Pruned},
+			{AfterCommit: toIndex.committed, AfterPrune: toIndex.pruned},
+		}, hooks...),
 	})
 	if err != nil {
 		return fmt.Errorf("store: open %s (DATA_DIR): %w", cfg.DBPath(), err)
 	}
 	defer st.Close()
+
+	// Opened before the proxy serves, so that it checks itself against
+	// SQLite before anything new is committed.
+	index, err := search.Open(search.Options{Dir: cfg.SearchDir(), Source: st, Logger: log})
+	if err != nil {
+		return fmt.Errorf("%w (DATA_DIR)", err)
+	}
+	defer index.Close()
+	toIndex.set(index)
 
 	secret, err := auth.LoadSecret(cfg.SessionSecret, cfg.DataDir)
 	if err != nil {
@@ -173,7 +197,72 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("store: flush on shutdown: %w", err)
 	}
+	// What the index has not taken yet, it reads from SQLite next time.
+	if err := index.Close(); err != nil {
+		log.Warn("search: close the index", "err", err)
+	}
 	log.Info("stopped")
+	return nil
+}
+
+// indexHooks forwards the store's commit and prune hooks to the search
+// index, which can only open after the store it reads from.
+type indexHooks struct{ ix atomic.Pointer[search.Index] }
+
+func (h *indexHooks) set(ix *search.Index) { h.ix.Store(ix) }
+
+func (h *indexHooks) committed(batch []*capture.Record) {
+	if ix := h.ix.Load(); ix != nil {
+		ix.Committed(batch)
+	}
+}
+
+func (h *indexHooks) pruned(ids []string) {
+	if ix := h.ix.Load(); ix != nil {
+		ix.Pruned(ids)
+	}
+}
+
+// runReindex rebuilds the search index from SQLite, with a progress bar:
+// `openrouter-proxy reindex`. The service must be stopped first.
+func runReindex(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := config.Load(getenv, args, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	st, err := store.Open(ctx, cfg.DBPath(), store.Options{Logger: log})
+	if err != nil {
+		return fmt.Errorf("store: open %s (DATA_DIR): %w", cfg.DBPath(), err)
+	}
+	defer st.Close()
+	feed, err := st.Feed(ctx)
+	if err != nil {
+		return err
+	}
+	bar := progressbar.NewOptions64(feed.Count,
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetDescription("indexing"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("records"),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }),
+	)
+	start := time.Now()
+	n, err := search.Reindex(ctx, search.Options{
+		Dir: cfg.SearchDir(), Source: st, Logger: log,
+		Progress: func(done, total int64) {
+			bar.ChangeMax64(total)
+			bar.Set64(done)
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("reindex: %w", err)
+	}
+	bar.Finish()
+	fmt.Fprintf(stderr, "indexed %d records in %s\n", n, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

@@ -50,6 +50,9 @@ type Config struct {
 // DBPath is the SQLite file inside DataDir.
 func (c Config) DBPath() string { return strings.TrimRight(c.DataDir, "/") + "/proxy_requests.db" }
 
+// SearchDir is the search index's directory inside DataDir.
+func (c Config) SearchDir() string { return strings.TrimRight(c.DataDir, "/") + "/search" }
+
 // ProxyAddr is the proxy's listen address.
 func (c Config) ProxyAddr() string { return net.JoinHostPort(c.ProxyHost, strconv.Itoa(c.ProxyPort)) }
 

@@ -1,0 +1,376 @@
+package search
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/search/query"
+	"github.com/google/uuid"
+
+	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+)
+
+// world is a real SQLite store and an index fed by its hooks, as main
+// wires them.
+type world struct {
+	t     *testing.T
+	dir   string
+	st    *store.SQLite
+	ix    *Index
+	hooks *hookSwitch
+}
+
+// hookSwitch lets a test cut the index off the store's commits, as a
+// process killed between the SQLite commit and the index commit would.
+type hookSwitch struct{ ix *Index }
+
+func (h *hookSwitch) committed(b []*capture.Record) {
+	if h.ix != nil {
+		h.ix.Committed(b)
+	}
+}
+
+func (h *hookSwitch) pruned(ids []string) {
+	if h.ix != nil {
+		h.ix.Pruned(ids)
+	}
+}
+
+func newWorld(t *testing.T, opts store.Options) *world {
+	t.Helper()
+	w := &world{t: t, dir: t.TempDir(), hooks: &hookSwitch{}}
+	opts.Hooks = append(opts.Hooks, store.Hook{AfterCommit: w.hooks.committed, AfterPrune: w.hooks.pruned})
+	st, err := store.Open(context.Background(), filepath.Join(w.dir, "proxy_requests.db"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	w.st = st
+	w.open()
+	return w
+}
+
+// open opens the index and attaches it to the store.
+func (w *world) open() {
+	w.t.Helper()
+	ix, err := Open(Options{Dir: filepath.Join(w.dir, "search"), Source: w.st, BatchDocs: 7})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.ix = ix
+	w.hooks.ix = ix
+	w.t.Cleanup(func() { ix.Close() })
+}
+
+// close detaches and closes the index.
+func (w *world) close() {
+	w.t.Helper()
+	w.hooks.ix = nil
+	if err := w.ix.Close(); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// record commits a record whose reply says text, and returns it.
+func (w *world) record(text string) *capture.Record {
+	w.t.Helper()
+	rec := w.raw(text)
+	w.commit(rec)
+	return rec
+}
+
+func (w *world) raw(text string) *capture.Record {
+	return &capture.Record{
+		ID: uuid.Must(uuid.NewV7()).String(), Start: time.Now(), Method: "POST", URL: "/v1/chat/completions",
+		Path: "/chat/completions", Status: 200, Analyzed: true, KeyHash: "k", ReqHeaderJSON: "{}", RespHeaderJSON: "{}",
+		Outcome: capture.OutcomeOK, Content: text, Model: "openai/gpt-4o",
+	}
+}
+
+func (w *world) commit(recs ...*capture.Record) {
+	w.t.Helper()
+	for _, r := range recs {
+		if err := w.st.Record(r); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.st.Flush(ctx); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// sync waits until the index holds everything SQLite has.
+func (w *world) sync() {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := w.st.Feed(ctx)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if err := w.ix.Wait(ctx, st.MaxSeq); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// find returns the ids whose reply holds word, newest first.
+func (w *world) find(word string) []string {
+	w.t.Helper()
+	q := bleve.NewMatchQuery(word)
+	q.SetField(FieldResponse)
+	return w.search(q)
+}
+
+func (w *world) search(q query.Query) []string {
+	w.t.Helper()
+	bi := w.ix.current()
+	if bi == nil {
+		w.t.Fatal("the index is not ready")
+	}
+	res, err := run(context.Background(), bi, q, Request{Limit: 1000})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return res.IDs
+}
+
+func ids(recs ...*capture.Record) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = r.ID
+	}
+	slices.Reverse(out) // newest first
+	return out
+}
+
+func TestFeedIndexesCommits(t *testing.T) {
+	w := newWorld(t, store.Options{})
+	a, b := w.record("alpha bravo"), w.record("bravo charlie")
+	w.sync()
+	if got := w.find("bravo"); !slices.Equal(got, ids(a, b)) {
+		t.Fatalf("bravo: %v, want %v", got, ids(a, b))
+	}
+	if got := w.find("charlie"); !slices.Equal(got, ids(b)) {
+		t.Fatalf("charlie: %v", got)
+	}
+}
+
+// TestCatchUpAfterKill: records committed to SQLite while the index was not
+// fed (the process died between the two commits) are indexed on the next
+// start.
+func TestCatchUpAfterKill(t *testing.T) {
+	w := newWorld(t, store.Options{})
+	first := w.record("before the crash")
+	w.sync()
+	w.close()
+	var lost []*capture.Record
+	for range 20 { // more than one batch of 7
+		lost = append(lost, w.record("lost between commits zulu"))
+	}
+	w.open()
+	w.sync()
+	if got := w.find("zulu"); len(got) != 20 {
+		t.Fatalf("after catch-up, %d of 20 found", len(got))
+	}
+	if got := w.find("crash"); !slices.Equal(got, ids(first)) {
+		t.Fatalf("crash: %v", got)
+	}
+}
+
+// TestLateCommitOfOldIDIsIndexed: a long stream takes its id first and
+// commits after newer ones; following commit order, it is indexed.
+func TestLateCommitOfOldIDIsIndexed(t *testing.T) {
+	w := newWorld(t, store.Options{})
+	long := w.raw("the long stream yankee")
+	long.Start = time.Now().Add(-5 * time.Minute)
+	for range 10 {
+		w.record("short one")
+	}
+	w.sync()
+	w.commit(long)
+	w.sync()
+	if got := w.find("yankee"); !slices.Equal(got, ids(long)) {
+		t.Fatalf("yankee: %v", got)
+	}
+}
+
+// TestWatermarkAheadOfSQLite: SQLite lost its last commits (a power cut
+// after the index had them), so their sequences are given again to new
+// records. The index drops what SQLite no longer has and indexes the new
+// records, whether they were committed after it opened (Purged) or before
+// (Diverged: it is rebuilt).
+func TestWatermarkAheadOfSQLite(t *testing.T) {
+	for _, freshFirst := range []bool{false, true} {
+		name := map[bool]string{false: "Purged", true: "Diverged"}[freshFirst]
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t, store.Options{})
+			kept := w.record("kept xray")
+			lostA, lostB := w.record("lost xray"), w.record("lost xray")
+			w.sync()
+			w.close()
+			// What a power cut does to SQLite's last commits, from outside.
+			db, err := sql.Open("sqlite3", "file:"+filepath.Join(w.dir, "proxy_requests.db")+"?_foreign_keys=on&_busy_timeout=5000")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Exec(`DELETE FROM requests WHERE id IN (?, ?)`, lostA.ID, lostB.ID); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			var fresh *capture.Record
+			if freshFirst {
+				fresh = w.record("fresh xray")
+				w.open()
+			} else {
+				w.open()
+				fresh = w.record("fresh xray")
+			}
+			if fresh.Seq != lostA.Seq {
+				t.Fatalf("the test needs the sequence reused: %d vs %d", fresh.Seq, lostA.Seq)
+			}
+			w.sync()
+			if got := w.find("xray"); !slices.Equal(got, ids(kept, fresh)) {
+				t.Fatalf("xray: %v; want the kept and the fresh record only, %v", got, ids(kept, fresh))
+			}
+		})
+	}
+}
+
+// TestRetentionRemovesFromIndex, through the hook and, when the hook's
+// deletes were missed, through the reconcile on start.
+func TestRetentionRemovesFromIndex(t *testing.T) {
+	w := newWorld(t, store.Options{MaxHistory: 3, PruneEvery: time.Hour})
+	var recs []*capture.Record
+	for range 6 {
+		recs = append(recs, w.record("whiskey"))
+	}
+	if _, err := w.st.Prune(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w.sync()
+	waitFor(t, func() bool { return len(w.find("whiskey")) == 3 })
+	if got := w.find("whiskey"); !slices.Equal(got, ids(recs[3:]...)) {
+		t.Fatalf("after retention: %v", got)
+	}
+
+	// Missed deletes: pruned while the index was closed.
+	w.close()
+	for range 3 {
+		recs = append(recs, w.record("whiskey"))
+	}
+	if _, err := w.st.Prune(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w.open()
+	w.sync()
+	waitFor(t, func() bool { return len(w.find("whiskey")) == 3 })
+	if got := w.find("whiskey"); !slices.Equal(got, ids(recs[6:]...)) {
+		t.Fatalf("after retention while closed: %v", got)
+	}
+}
+
+// TestRebuild: a deleted, corrupt or older-mapping index is rebuilt in the
+// background; meanwhile Search says it is not ready (the caller uses SQL).
+func TestRebuild(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		break_ func(dir string, bi bleve.Index)
+	}{
+		{"Deleted", func(dir string, _ bleve.Index) { os.RemoveAll(dir) }},
+		{"Corrupt", func(dir string, _ bleve.Index) {
+			filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					os.WriteFile(p, []byte("garbage"), 0o600)
+				}
+				return nil
+			})
+		}},
+		{"OlderMapping", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, store.Options{})
+			for range 30 {
+				w.record("victor")
+			}
+			w.sync()
+			dir := filepath.Join(w.dir, "search", currentDir)
+			if tc.break_ == nil {
+				if err := w.ix.current().SetInternal(keyMapping, []byte("0")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w.close()
+			if tc.break_ != nil {
+				tc.break_(dir, nil)
+			}
+			// A slow source keeps the build going while the test looks.
+			gate := make(chan struct{})
+			w.hooks.ix = nil
+			ix, err := Open(Options{Dir: filepath.Join(w.dir, "search"), Source: gated{w.st, gate}, BatchDocs: 7})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.ix, w.hooks.ix = ix, ix
+			t.Cleanup(func() { ix.Close() })
+			if st := ix.Status(); st.State != StateBuilding {
+				t.Fatalf("state %q, want building", st.State)
+			}
+			if _, err := ix.Search(context.Background(), Request{Viewer: store.Viewer{Admin: true}}); err != ErrNotReady {
+				t.Fatalf("Search while building: %v, want ErrNotReady", err)
+			}
+			close(gate)
+			w.sync()
+			if st := ix.Status(); st.State != StateReady {
+				t.Fatalf("state %q after the build", st.State)
+			}
+			if got := w.find("victor"); len(got) != 30 {
+				t.Fatalf("after the rebuild, %d of 30 found", len(got))
+			}
+		})
+	}
+}
+
+// gated is a Source whose Since waits until gate is closed.
+type gated struct {
+	*store.SQLite
+	gate chan struct{}
+}
+
+func (g gated) Since(ctx context.Context, after int64, limit int) ([]*capture.Record, error) {
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return g.SQLite.Since(ctx, after, limit)
+}
+
+// TestOneProcessPerIndex: a second Open of the same directory fails with a
+// message that says why.
+func TestOneProcessPerIndex(t *testing.T) {
+	w := newWorld(t, store.Options{})
+	_, err := Open(Options{Dir: filepath.Join(w.dir, "search"), Source: w.st})
+	if err == nil {
+		t.Fatal("a second Open of a held index succeeded")
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

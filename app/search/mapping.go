@@ -1,0 +1,106 @@
+package search
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
+	"github.com/blevesearch/bleve/v2/analysis/lang/cjk"
+	"github.com/blevesearch/bleve/v2/mapping"
+
+	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+)
+
+// mappingVersion names the mapping below. An index built with another
+// version is rebuilt in the background on start.
+const mappingVersion = "1"
+
+// textAnalyzer is the analyzer of the text fields: Unicode word
+// segmentation, full/half width folding, lower case, and bigrams of CJK
+// characters, so that a Chinese or Japanese word is found as the run of its
+// character pairs while English words stay whole (and can be matched
+// fuzzily).
+const textAnalyzer = cjk.AnalyzerName
+
+// newMapping returns the index's static mapping: one document type, no
+// dynamic fields, nothing stored, no _all field. Text fields keep term
+// vectors, which phrase queries need; the fields results are sorted or
+// faceted by keep doc values.
+func newMapping() *mapping.IndexMappingImpl {
+	text := func() *mapping.FieldMapping {
+		f := mapping.NewTextFieldMapping()
+		f.Analyzer = textAnalyzer
+		f.Store, f.IncludeInAll, f.DocValues = false, false, false
+		f.IncludeTermVectors = true
+		return f
+	}
+	kw := func(docValues bool) *mapping.FieldMapping {
+		f := mapping.NewKeywordFieldMapping()
+		f.Store, f.IncludeInAll, f.IncludeTermVectors = false, false, false
+		f.DocValues = docValues
+		f.SkipFreqNorm = true
+		return f
+	}
+	num := mapping.NewNumericFieldMapping()
+	num.Store, num.IncludeInAll, num.DocValues = false, false, false
+	ts := mapping.NewDateTimeFieldMapping()
+	ts.Store, ts.IncludeInAll, ts.DocValues = false, false, true
+	stream := mapping.NewBooleanFieldMapping()
+	stream.Store, stream.IncludeInAll, stream.DocValues = false, false, false
+
+	doc := mapping.NewDocumentStaticMapping()
+	for name, f := range map[string]*mapping.FieldMapping{
+		FieldRequest: text(), FieldResponse: text(), FieldError: text(),
+		FieldPath: kw(false), FieldMethod: kw(false), FieldKey: kw(false),
+		FieldModel: kw(true), FieldStatus: kw(true), FieldOutcome: kw(true),
+		FieldStream: stream, FieldTime: ts, FieldSeq: num,
+	} {
+		doc.AddFieldMappingsAt(name, f)
+	}
+	m := mapping.NewIndexMapping()
+	m.DefaultMapping = doc
+	m.DefaultAnalyzer = keyword.Name
+	m.IndexDynamic, m.StoreDynamic, m.DocValuesDynamic = false, false, false
+	return m
+}
+
+// requestText returns the text of a request body to index: by default only
+// what is new in it (see capture), not the history a chat client resends.
+var requestText = func(body []byte) string { return string(body) }
+
+// document returns what the index keeps of rec.
+func document(rec *capture.Record) map[string]any {
+	var models []string
+	for _, m := range []string{rec.Model, rec.ModelRequested} {
+		if m != "" && (len(models) == 0 || models[0] != m) {
+			models = append(models, m)
+		}
+	}
+	var resp strings.Builder
+	for _, s := range []string{rec.Content, rec.Reasoning, rec.ToolCallsJSON} {
+		if s != "" {
+			if resp.Len() > 0 {
+				resp.WriteByte('\n')
+			}
+			resp.WriteString(s)
+		}
+	}
+	d := map[string]any{
+		FieldRequest:  requestText(rec.ReqBodyStored),
+		FieldResponse: resp.String(),
+		FieldError:    rec.Error,
+		FieldPath:     rec.Path,
+		FieldMethod:   strings.ToUpper(rec.Method),
+		FieldModel:    models,
+		FieldStatus:   fmt.Sprintf("%03d", max(0, min(rec.Status, 999))),
+		FieldOutcome:  string(rec.Outcome),
+		FieldStream:   rec.Stream,
+		FieldTime:     rec.Start.UTC().Truncate(time.Microsecond),
+		FieldSeq:      float64(rec.Seq),
+	}
+	if rec.KeyHash != "" {
+		d[FieldKey] = rec.KeyHash
+	}
+	return d
+}
