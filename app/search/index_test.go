@@ -282,7 +282,7 @@ func TestRetentionRemovesFromIndex(t *testing.T) {
 // background; meanwhile Search says it is not ready (the caller uses SQL).
 func TestRebuild(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
+		name   string
 		break_ func(dir string, bi bleve.Index)
 	}{
 		{"Deleted", func(dir string, _ bleve.Index) { os.RemoveAll(dir) }},
