@@ -14,10 +14,11 @@ import (
 // A request body can be long (a conversation of a megabyte), cut short at
 // the capture limit, or not JSON at all. So the body is first walked by a
 // small lenient scanner that only finds where values begin and end and
-// reads each turn's role, allocating nothing; encoding/json then decodes
-// just the new turns, a few small values. The walk never panics: on input
-// it cannot read it stops and keeps the values that were whole, and every
-// string it returns was decoded from a value encoding/json accepted.
+// reads each turn's role, allocating nothing. Then only the new turns are
+// read: a string is sliced out of the body (jsonString), and encoding/json
+// decodes the few values whose shape varies (content parts, tool calls).
+// The walk never panics and never recurses: on input it cannot read it
+// stops and keeps the values that were whole.
 
 // RequestTurns is the searchable text of a request body.
 type RequestTurns struct {
@@ -232,13 +233,13 @@ func (it *item) readTurn(b []byte) (ok bool) {
 			return end, false
 		}
 		switch string(name) {
-		case "role", "type":
+		case "role":
 			if b[v] == '"' {
-				if name[0] == 'r' {
-					role = memberName(b[v:end])
-				} else {
-					typ = memberName(b[v:end])
-				}
+				role = memberName(b[v:end])
+			}
+		case "type":
+			if b[v] == '"' {
+				typ = memberName(b[v:end])
 			}
 		case "tool_calls", "function_call", "arguments", "input":
 			it.calls = true
