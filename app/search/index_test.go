@@ -3,6 +3,7 @@ package search
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -372,5 +373,34 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10 s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestBroadPrefixIsNarrowedNotRefused: a short word whose prefix forms
+// expand past maxExpansion is searched without them, not refused.
+func TestBroadPrefixIsNarrowedNotRefused(t *testing.T) {
+	w := newWorld(t, store.Options{})
+	var recs []*capture.Record
+	for i := range maxExpansion + 10 {
+		r := w.raw(fmt.Sprintf("zeta%04d", i))
+		recs = append(recs, r)
+	}
+	exact := w.raw("zeta")
+	w.commit(append(recs, exact)...)
+	w.sync()
+	q, err := Parse("zeta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := w.ix.Search(context.Background(), Request{Query: q, Viewer: store.Viewer{Admin: true}, Limit: 10})
+	if err != nil {
+		t.Fatalf("a broad prefix: %v", err)
+	}
+	if res.Total == 0 || res.Total > 100 {
+		t.Fatalf("zeta: %d matches; want the word itself and its near forms, not all %d prefixed words", res.Total, len(recs))
+	}
+	q, _ = Parse("zeta0007")
+	if res, err := w.ix.Search(context.Background(), Request{Query: q, Viewer: store.Viewer{Admin: true}, Limit: 10}); err != nil || res.Total == 0 {
+		t.Fatalf("zeta0007: %v %v", res, err)
 	}
 }

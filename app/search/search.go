@@ -3,10 +3,12 @@ package search
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/search/query"
+	"github.com/blevesearch/bleve/v2/search/searcher"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 )
@@ -36,25 +38,63 @@ type Result struct {
 	Total    uint64   // all matches
 	Models   []Facet  // with Request.Facets: the models of all matches, most first
 	Statuses []Facet  // with Request.Facets: their statuses
+	Outcomes []Facet  // with Request.Facets: their outcomes (ok, upstream_error, …)
 	Took     time.Duration
 }
 
 // maxFacets bounds the values a facet lists.
 const maxFacets = 50
 
+// maxExpansion bounds the index terms one prefix or fuzzy word may expand
+// to, so that one short word cannot make a search slow. Bleve's bound is a
+// package setting; this package is its only user.
+const maxExpansion = 1024
+
+func init() { searcher.DisjunctionMaxClauseCount = maxExpansion }
+
 // Search runs r. It returns ErrNotReady while the index is being built,
-// and a *QueryError for a query that cannot run.
+// and a *QueryError for a query that cannot run. A word whose prefix or
+// fuzzy forms would expand to more than maxExpansion terms is searched
+// with fewer forms (first without the prefix, then exactly), rather than
+// refused: a short common prefix is what people type first.
 func (ix *Index) Search(ctx context.Context, r Request) (Result, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	if ix.bi == nil {
 		return Result{}, ErrNotReady
 	}
-	q, err := r.Query.Bleve(r.Viewer, r.Filter)
-	if err != nil {
-		return Result{}, err
+	var res Result
+	var err error
+	for _, narrow := range []func(*Term){nil, noPrefix, exactOnly} {
+		q := r.Query
+		if narrow != nil {
+			q = q.narrowed(narrow)
+		}
+		var bq query.Query
+		if bq, err = q.Bleve(r.Viewer, r.Filter); err != nil {
+			return Result{}, err
+		}
+		if res, err = run(ctx, ix.bi, bq, r); err == nil || !strings.Contains(err.Error(), "TooManyClauses") {
+			return res, err
+		}
 	}
-	return run(ctx, ix.bi, q, r)
+	return Result{}, &QueryError{Msg: "This search matches too many different words. Type more of each word."}
+}
+
+func noPrefix(t *Term)  { t.Prefix = false }
+func exactOnly(t *Term) { t.Prefix, t.Fuzzy = false, false }
+
+// narrowed returns a copy of q with f applied to each of its words.
+func (q *Query) narrowed(f func(*Term)) *Query {
+	if q == nil {
+		return nil
+	}
+	c := *q
+	c.Text = append([]Term(nil), q.Text...)
+	for i := range c.Text {
+		f(&c.Text[i])
+	}
+	return &c
 }
 
 // run searches bi with q, paged, sorted and faceted as r asks.
@@ -68,6 +108,7 @@ func run(ctx context.Context, bi bleve.Index, q query.Query, r Request) (Result,
 	if r.Facets {
 		req.AddFacet(FieldModel, bleve.NewFacetRequest(FieldModel, maxFacets))
 		req.AddFacet(FieldStatus, bleve.NewFacetRequest(FieldStatus, maxFacets))
+		req.AddFacet(FieldOutcome, bleve.NewFacetRequest(FieldOutcome, maxFacets))
 	}
 	res, err := bi.SearchInContext(ctx, req)
 	if err != nil {
@@ -77,15 +118,21 @@ func run(ctx context.Context, bi bleve.Index, q query.Query, r Request) (Result,
 	for i, h := range res.Hits {
 		out.IDs[i] = h.ID
 	}
-	if f := res.Facets[FieldModel]; f != nil && f.Terms != nil {
-		for _, t := range f.Terms.Terms() {
-			out.Models = append(out.Models, Facet{t.Term, t.Count})
-		}
-	}
-	if f := res.Facets[FieldStatus]; f != nil && f.Terms != nil {
-		for _, t := range f.Terms.Terms() {
-			out.Statuses = append(out.Statuses, Facet{t.Term, t.Count})
-		}
-	}
+	out.Models = facets(res, FieldModel)
+	out.Statuses = facets(res, FieldStatus)
+	out.Outcomes = facets(res, FieldOutcome)
 	return out, nil
+}
+
+// facets returns the terms of one facet of res, most frequent first.
+func facets(res *bleve.SearchResult, field string) []Facet {
+	f := res.Facets[field]
+	if f == nil || f.Terms == nil {
+		return nil
+	}
+	var out []Facet
+	for _, t := range f.Terms.Terms() {
+		out = append(out, Facet{t.Term, t.Count})
+	}
+	return out
 }
