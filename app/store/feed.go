@@ -80,3 +80,43 @@ type prefixed struct {
 }
 
 func (p prefixed) Scan(d ...any) error { return p.row.Scan(append(p.dests, d...)...) }
+
+// Texts is the text of one record that a search result shows snippets of.
+type Texts struct {
+	Request   []byte // the stored request body
+	Content   string // the reply
+	Reasoning string
+	Error     string
+}
+
+// Texts returns the texts of the records with the given ids that v may
+// see, by id: a page of search results, to cut snippets from. Ids v may not
+// see, or that do not exist, are absent from the map.
+func (s *SQLite) Texts(ctx context.Context, ids []string, v Viewer) (map[string]Texts, error) {
+	out := make(map[string]Texts, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	cond, args, err := filterWhere(Filter{Viewer: v, IDs: ids})
+	if err != nil {
+		return nil, fmt.Errorf("store: texts: %w", err)
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, body, COALESCE(content, ''), COALESCE(reasoning, ''), COALESCE(error, '')
+		FROM requests WHERE `+cond, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: texts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var t Texts
+		if err := rows.Scan(&id, &t.Request, &t.Content, &t.Reasoning, &t.Error); err != nil {
+			return nil, fmt.Errorf("store: texts: %w", err)
+		}
+		out[id] = t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: texts: %w", err)
+	}
+	return out, nil
+}

@@ -111,3 +111,25 @@ func TestSeqMigrationBackfills(t *testing.T) {
 		t.Fatalf("a new record after the backfill got seq %d, want 3", st.MaxSeq)
 	}
 }
+
+// TestTextsFollowVisibility: a user gets the texts of their own records
+// only, whatever ids they ask for.
+func TestTextsFollowVisibility(t *testing.T) {
+	s := MustOpenTemp(t, store.Options{})
+	mine, theirs := newRecord(t, "alice"), newRecord(t, "bob")
+	mine.Content, theirs.Content = "alice's reply", "bob's reply"
+	mustRecord(t, s, mine)
+	mustRecord(t, s, theirs)
+	MustFlush(t, s)
+	ctx := context.Background()
+	got, err := s.Texts(ctx, []string{mine.ID, theirs.ID, "nope"}, store.Viewer{KeyHash: "alice"})
+	if err != nil || len(got) != 1 || got[mine.ID].Content != "alice's reply" || string(got[mine.ID].Request) != "{}" {
+		t.Fatalf("alice: %v %v", got, err)
+	}
+	if got, _ := s.Texts(ctx, []string{mine.ID}, store.Viewer{}); len(got) != 0 {
+		t.Fatalf("a viewer without a key got %v", got)
+	}
+	if got, _ := s.Texts(ctx, []string{mine.ID, theirs.ID}, store.Viewer{Admin: true}); len(got) != 2 {
+		t.Fatalf("admin got %d", len(got))
+	}
+}
