@@ -404,3 +404,27 @@ func TestBroadPrefixIsNarrowedNotRefused(t *testing.T) {
 		t.Fatalf("zeta0007: %v %v", res, err)
 	}
 }
+
+// TestIndexesNewTurnsOnly: a chat client resends the whole history; the
+// index takes the turns since the last assistant message (and the system
+// prompt of a first call), so an older turn is found through the exchange
+// in which it was new.
+func TestIndexesNewTurnsOnly(t *testing.T) {
+	w := newWorld(t, store.Options{})
+	first := w.raw("reply one")
+	first.ReqBodyStored = []byte(`{"model":"m","messages":[{"role":"system","content":"you are quokka"},{"role":"user","content":"tell me about wombats"}]}`)
+	second := w.raw("reply two")
+	second.ReqBodyStored = []byte(`{"model":"m","messages":[{"role":"system","content":"you are quokka"},{"role":"user","content":"tell me about wombats"},{"role":"assistant","content":"reply one"},{"role":"user","content":"and numbats"}]}`)
+	w.commit(first, second)
+	w.sync()
+	find := func(word string) []string {
+		q := bleve.NewMatchQuery(word)
+		q.SetField(FieldRequest)
+		return w.search(q)
+	}
+	for word, want := range map[string][]string{"wombats": ids(first), "quokka": ids(first), "numbats": ids(second)} {
+		if got := find(word); !slices.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", word, got, want)
+		}
+	}
+}

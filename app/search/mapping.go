@@ -65,9 +65,20 @@ func newMapping() *mapping.IndexMappingImpl {
 	return m
 }
 
-// requestText returns the text of a request body to index: by default only
-// what is new in it (see capture), not the history a chat client resends.
-var requestText = func(body []byte) string { return string(body) }
+// requestText returns the text of a request body to index: what is new in
+// it, not the history a chat client resends with every call (an older turn
+// is found through the exchange in which it was new), and the system
+// prompt on a conversation's first call.
+func requestText(body []byte) string {
+	t := capture.RequestText(body)
+	switch {
+	case t.System == "":
+		return t.New
+	case t.New == "":
+		return t.System
+	}
+	return t.System + "\n" + t.New
+}
 
 // document returns what the index keeps of rec.
 func document(rec *capture.Record) map[string]any {
