@@ -3,8 +3,11 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -130,20 +133,38 @@ func TestQueueMemoryCeiling(t *testing.T) {
 		runtime.ReadMemStats(&m)
 		return m.HeapAlloc
 	}
-	before := heap()
+	before, rssBefore := heap(), rss(t)
 	for range 200 {
 		mustRecord(t, s, bigRecord(t, 4<<20))
 	}
 	grown := int64(heap()) - int64(before)
+	rssGrown := rss(t) - rssBefore
 	h := s.Health()
-	t.Logf("heap grew %d MiB for a %d MiB budget; queued %d records, %d MiB; lost %d",
-		grown>>20, budget>>20, h.QueuedRecords, h.QueuedBytes>>20, h.Lost)
+	t.Logf("heap grew %d MiB, RSS %d MiB, for a %d MiB budget; queued %d records, %d MiB; lost %d",
+		grown>>20, rssGrown>>20, budget>>20, h.QueuedRecords, h.QueuedBytes>>20, h.Lost)
 	if grown > budget+slack {
 		t.Errorf("heap grew %d MiB, more than the %d MiB budget plus %d MiB", grown>>20, budget>>20, slack>>20)
+	}
+	if rssGrown > budget+slack {
+		t.Errorf("RSS grew %d MiB, more than the %d MiB budget plus %d MiB", rssGrown>>20, budget>>20, slack>>20)
 	}
 	if h.QueuedBytes > budget+(2<<20) || h.Lost < 150 {
 		t.Errorf("health %+v: want the queue within budget and the rest lost", h)
 	}
+}
+
+// rss returns the process's resident set size in bytes, after handing
+// freed memory back to the system.
+func rss(t *testing.T) int64 {
+	t.Helper()
+	debug.FreeOSMemory()
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		t.Skip("no /proc/self/statm")
+	}
+	var size, resident int64
+	fmt.Sscan(string(b), &size, &resident)
+	return resident * int64(os.Getpagesize())
 }
 
 // TestDatabaseFailingDegradesThenRecovers makes the database refuse writes
