@@ -103,6 +103,8 @@ type Index struct {
 
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	foreground bool // Reindex: nobody searches meanwhile
 }
 
 // Keys of the index's internal storage.
@@ -535,7 +537,11 @@ func (ix *Index) rebuild(ctx context.Context) (int64, error) {
 		bi.Close()
 		return 0, err
 	}
-	ix.log.Info("search: building the index from SQLite in the background; searches use SQL until it is ready", "records", st.Count)
+	if ix.foreground {
+		ix.log.Info("search: building the index from SQLite", "records", st.Count)
+	} else {
+		ix.log.Info("search: building the index from SQLite in the background; searches use SQL until it is ready", "records", st.Count)
+	}
 	start := time.Now()
 	var wm, done int64
 	for {
@@ -687,7 +693,7 @@ func Reindex(ctx context.Context, opts Options) (int64, error) {
 		return 0, err
 	}
 	defer lock.Close()
-	ix := &Index{opts: opts, log: opts.Logger, changed: make(chan struct{})}
+	ix := &Index{opts: opts, log: opts.Logger, changed: make(chan struct{}), foreground: true}
 	n, err := ix.rebuild(ctx)
 	if err != nil {
 		return n, err
