@@ -43,3 +43,20 @@ func BenchmarkBuild(b *testing.B) {
 	b.ReportMetric(float64(b.N)/info.BuildTime.Seconds(), "records/s")
 	b.ReportMetric(float64(st.Size())/float64(b.N), "db_bytes/record")
 }
+
+// BenchmarkBenchDB builds, or finds up to date, the benchmark database of
+// BenchRecords records in DefaultDir, the one `task bench` measures search
+// and analytics against, and reports how long its build took:
+//
+//	go test -run '^$' -bench BenchDB -benchtime 1x ./app/dataset
+func BenchmarkBenchDB(b *testing.B) {
+	info := dataset.BenchDB(b, dataset.BenchRecords)
+	for b.Loop() {
+	}
+	st, err := os.Stat(info.Path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(info.BuildTime.Seconds(), "build_s")
+	b.ReportMetric(float64(st.Size())/(1<<30), "db_GiB")
+}

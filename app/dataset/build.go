@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -143,18 +144,18 @@ func Build(ctx context.Context, path string, n int, opts BuildOptions) (Info, er
 		removeDB(tmp)
 		return info, err
 	}
-	count, err := countRows(ctx, tmp)
-	if err != nil {
+	// The store checkpoints and deletes the write-ahead log when it closes,
+	// so the file holds everything and can be moved alone.
+	if st, err := os.Stat(tmp + "-wal"); err == nil && st.Size() > 0 {
 		removeDB(tmp)
-		return info, err
-	}
-	if count != int64(n) {
-		removeDB(tmp)
-		return info, fmt.Errorf("dataset: build: %d rows written, want %d", count, n)
+		return info, fmt.Errorf("dataset: build: %s-wal left with %d bytes", tmp, st.Size())
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		removeDB(tmp)
 		return info, fmt.Errorf("dataset: build: %w", err)
+	}
+	if err := removeDB(tmp); err != nil {
+		return info, err
 	}
 	info.BuildTime = time.Since(began)
 	want.BuiltAt = time.Now().UTC()
@@ -220,6 +221,11 @@ func write(ctx context.Context, path string, n int, seed uint64, gopts Options, 
 		st.Close()
 		return fmt.Errorf("dataset: build: %w", err)
 	}
+	rows, err := st.Count(ctx, store.Filter{Viewer: store.Viewer{Admin: true}})
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("dataset: build: %w", err)
+	}
 	h := st.Health()
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("dataset: build: %w", err)
@@ -227,8 +233,8 @@ func write(ctx context.Context, path string, n int, seed uint64, gopts Options, 
 	if h.Lost > 0 {
 		return fmt.Errorf("dataset: build: the store lost %d records (%s)", h.Lost, h.LastError)
 	}
-	if c := committed.Load(); c != int64(n) {
-		return fmt.Errorf("dataset: build: %d records committed, want %d", c, n)
+	if c := committed.Load(); c != int64(n) || rows != int64(n) {
+		return fmt.Errorf("dataset: build: %d records committed and %d rows, want %d", c, rows, n)
 	}
 	if bar != nil {
 		bar.Finish()
@@ -236,7 +242,9 @@ func write(ctx context.Context, path string, n int, seed uint64, gopts Options, 
 	return nil
 }
 
-// countRows counts the requests of the database at path, read-only.
+// countRows counts the requests of the existing database at path. It
+// opens it read-write, though it only reads: the last connection to close
+// removes the write-ahead log files, which a read-only one would leave.
 func countRows(ctx context.Context, path string) (int64, error) {
 	if _, err := os.Stat(path); err != nil {
 		return 0, fmt.Errorf("dataset: %w", err)
@@ -245,7 +253,8 @@ func countRows(ctx context.Context, path string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("dataset: %w", err)
 	}
-	db, err := sql.Open("sqlite3", "file:"+filepath.ToSlash(abs)+"?mode=ro")
+	uri := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(abs))
+	db, err := sql.Open("sqlite3", uri+"?mode=rw&_busy_timeout=5000")
 	if err != nil {
 		return 0, fmt.Errorf("dataset: %w", err)
 	}

@@ -422,6 +422,21 @@ func TestBuild(t *testing.T) {
 		t.Errorf("progress %q", progress.String())
 	}
 	t.Logf("built %d records in %v", n, info.BuildTime)
+	leftovers := func() {
+		t.Helper()
+		entries, err := os.ReadDir(filepath.Dir(path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		if want := []string{filepath.Base(path), filepath.Base(path) + ".meta.json"}; !slices.Equal(names, want) {
+			t.Errorf("files %q, want %q", names, want)
+		}
+	}
+	leftovers()
 	built, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -473,6 +488,7 @@ func TestBuild(t *testing.T) {
 		if !again.Reused || !os.SameFile(now, built) {
 			t.Error("a build after the store opened the database did not reuse it")
 		}
+		leftovers()
 	})
 
 	t.Run("RebuildOnChange", func(t *testing.T) {
