@@ -137,7 +137,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 	proxySrv := newServer(px, log)
 	dash := &web.Server{
-		Store: st,
+		Store:  st,
+		Search: index,
 		Auth: auth.New(auth.Options{
 			AdminKeys: cfg.SuperAdminKeys, DefaultKey: cfg.DefaultAPIKey, Secret: secret,
 			CookieSecure: cfg.CookieSecure, Sessions: st, Known: st,

@@ -218,6 +218,55 @@ func successValue(s Stats) string {
 	return FormatPercent(s.SuccessRate)
 }
 
+// statCount is a count card's value, "—" when the stats are unknown.
+func statCount(s Stats, n int64) string {
+	if s.Unknown {
+		return dash
+	}
+	return FormatCompact(n)
+}
+
+// statDetail is the value of a card that sums the records (latency,
+// tokens, cost): "—" when the stats are unknown or too many records
+// matched to sum.
+func statDetail(s Stats, v string) string {
+	if s.Unknown || s.Narrow != "" {
+		return dash
+	}
+	return v
+}
+
+// searchPlaceholder is the search box's hint.
+const searchPlaceholder = `Words, "a phrase", -exclude, model:…, status:4xx`
+
+// searchHelp is the search box's tooltip: the syntax in brief.
+func searchHelp(admin bool) string {
+	h := "Words match with one typo, and as prefixes from 4 letters; \"quoted phrases\" match exactly; -word excludes. " +
+		"Filters: model:, status: (200, 4xx, success, error), method:, stream:, before:, after: (2026-01-31)"
+	if admin {
+		h += ", key: (a key fingerprint)"
+	}
+	return h + "."
+}
+
+// statusLabel is a status choice's label, with the number of matches
+// when counts are given.
+func statusLabel(o Option, counts map[string]int64) string {
+	if counts == nil || o.Value == "" {
+		return o.Label
+	}
+	return o.Label + " (" + FormatInt(counts[o.Value]) + ")"
+}
+
+// String returns the snippet's text, hits unmarked.
+func (s Snippet) String() string {
+	var b strings.Builder
+	for _, p := range s {
+		b.WriteString(p.Text)
+	}
+	return b.String()
+}
+
 // statCost is the total cost stat: cents from a dollar up, else up to six
 // decimals.
 func statCost(usd float64) string {

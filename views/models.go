@@ -36,6 +36,13 @@ type Stats struct {
 	P95Ms          float64
 	TotalTokens    int64
 	TotalCost      float64 // USD
+	// Unknown shows every card as a dash: there is nothing to describe,
+	// such as after a search that could not run.
+	Unknown bool
+	// Narrow, when set, shows the latency, token and cost cards as a
+	// dash with Narrow as their tooltip: a search matched too many
+	// records to sum them.
+	Narrow string
 }
 
 // Filter is the dashboard's current search, as submitted by its form.
@@ -47,6 +54,7 @@ type Filter struct {
 	From   string // value of <input type=datetime-local>
 	To     string // value of <input type=datetime-local>
 	Key    string // key_hash; admin only
+	Sort   string // "" (newest first) or "relevance"; for searches
 	Page   int
 }
 
@@ -73,6 +81,24 @@ type Row struct {
 	Stream, Pending    bool
 	KeyMask            string // shown to admins only
 	Error              string
+	// Preview, while searching, is the start of the request's last user
+	// message and of the reply, with the search's hits marked.
+	Preview *Preview
+}
+
+// Preview is what the preview column shows of a matching record.
+type Preview struct {
+	Request, Response Snippet
+}
+
+// Snippet is a short excerpt of a record's text, in parts; the Hit parts
+// are what the search matched. The parts are text, escaped when rendered.
+type Snippet []SnippetPart
+
+// SnippetPart is one run of a Snippet.
+type SnippetPart struct {
+	Text string
+	Hit  bool
 }
 
 // Table is the live request table with its pagination.
@@ -89,6 +115,13 @@ type Table struct {
 	// Filtered is true when a filter narrows the table (page size aside),
 	// so an empty table says "no match" rather than "no requests yet".
 	Filtered bool
+	// Preview adds the preview column: a search is active.
+	Preview bool
+	// Notice is one line above the table, such as why a search is slow.
+	Notice string
+	// Error, when set, replaces the table: the search or the filters
+	// could not be understood, and this says why.
+	Error string
 }
 
 // Dashboard is the main page.
@@ -102,6 +135,9 @@ type Dashboard struct {
 	Keys    []Option // admin key filter: value key_hash, label key mask
 	// KeysHidden is how many keys with traffic Keys leaves out.
 	KeysHidden int
+	// StatusCounts, while searching, counts the matches of each status
+	// filter choice (by its value), for the labels of the status list.
+	StatusCounts map[string]int64
 }
 
 // Login is the login page.

@@ -34,6 +34,29 @@ type apiRequest struct {
 	FinishReason   string  `json:"finish_reason"`
 	GenerationID   string  `json:"generation_id"`
 	Attempts       int     `json:"attempts"`
+	// Preview, while searching, is the start of the last user message and
+	// of the reply, around the first hit.
+	Preview *apiPreview `json:"preview,omitempty"`
+}
+
+// apiPreview is a record's preview in a search: each text with its hits as
+// [start, end) byte offsets into it.
+type apiPreview struct {
+	Request      string   `json:"request"`
+	RequestHits  [][2]int `json:"request_hits"`
+	Response     string   `json:"response"`
+	ResponseHits [][2]int `json:"response_hits"`
+}
+
+func toAPIPreview(p preview) *apiPreview {
+	hits := func(sn snippet) [][2]int {
+		out := make([][2]int, len(sn.hits))
+		for i, h := range sn.hits {
+			out[i] = [2]int{h.Start, h.End}
+		}
+		return out
+	}
+	return &apiPreview{Request: p.request.text, RequestHits: hits(p.request), Response: p.response.text, ResponseHits: hits(p.response)}
 }
 
 type usage struct {
@@ -103,16 +126,31 @@ func (s *Server) handleAPIRequests(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, true)
 		return
 	}
-	recs, total, err := s.Store.List(r.Context(), q.filter)
+	f, err := s.find(r.Context(), q)
 	if err != nil {
 		s.fail(w, r, err, true)
 		return
 	}
-	list := make([]apiRequest, 0, len(recs))
-	for _, rec := range recs {
-		list = append(list, toAPIRequest(rec, id.Admin))
+	var previews map[string]preview
+	if q.searching() && len(f.recs) > 0 {
+		if previews, err = s.previews(r.Context(), q, f.recs); err != nil {
+			s.fail(w, r, err, true)
+			return
+		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"requests": list, "total_count": total, "page": q.page, "page_size": q.pageSize})
+	list := make([]apiRequest, 0, len(f.recs))
+	for _, rec := range f.recs {
+		a := toAPIRequest(rec, id.Admin)
+		if p, ok := previews[rec.ID]; ok {
+			a.Preview = toAPIPreview(p)
+		}
+		list = append(list, a)
+	}
+	out := map[string]any{"requests": list, "total_count": f.total, "page": q.page, "page_size": q.pageSize}
+	if q.searching() {
+		out["search_backend"] = f.backend()
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) handleAPIRequest(w http.ResponseWriter, r *http.Request) {
@@ -136,31 +174,53 @@ func (s *Server) handleAPIRequest(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleAPIStats answers the original system's four fields plus more.
-// "Recent" means the last hour.
+// "Recent" means the last hour. For a search with more matches than
+// maxSummed, the sums (latency, tokens, cost) are null.
 func (s *Server) handleAPIStats(w http.ResponseWriter, r *http.Request) {
 	q, err := s.parseQuery(r.URL.Query(), identity(r))
 	if err != nil {
 		s.fail(w, r, err, true)
 		return
 	}
-	st, err := s.Store.Stats(r.Context(), q.filter, time.Now())
+	f := found{}
+	if q.searching() {
+		// Only the count and the facets: no page of rows.
+		res, ok, err := s.indexSearch(r.Context(), q.searchRequest(0, 0, true))
+		if err != nil {
+			s.fail(w, r, err, true)
+			return
+		}
+		f = found{indexed: ok, res: res, total: int64(res.Total)}
+	}
+	sum, err := s.summarize(r.Context(), q, f)
 	if err != nil {
 		s.fail(w, r, err, true)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	st := sum.Stats
+	orNull := func(v any) any {
+		if !sum.summed {
+			return nil
+		}
+		return v
+	}
+	out := map[string]any{
 		"total_requests":        st.TotalRequests,
 		"success_rate":          st.SuccessRate,
-		"avg_response_time":     st.AvgDurationMs,
+		"avg_response_time":     orNull(st.AvgDurationMs),
 		"recent_requests_count": st.RecentRequests,
 		"recent_window_seconds": int(recentWindow / time.Second),
 		"success_count":         st.SuccessCount,
 		"error_count":           st.ErrorCount,
-		"p95_response_time":     st.P95DurationMs,
-		"avg_ttft":              st.AvgTTFTMs,
-		"prompt_tokens":         st.PromptTokens,
-		"completion_tokens":     st.CompletionTokens,
-		"total_tokens":          st.TotalTokens,
-		"total_cost":            st.TotalCost,
-	})
+		"p95_response_time":     orNull(st.P95DurationMs),
+		"avg_ttft":              orNull(st.AvgTTFTMs),
+		"prompt_tokens":         orNull(st.PromptTokens),
+		"completion_tokens":     orNull(st.CompletionTokens),
+		"total_tokens":          orNull(st.TotalTokens),
+		"total_cost":            orNull(st.TotalCost),
+	}
+	if q.searching() {
+		out["search_backend"] = f.backend()
+	}
+	writeJSON(w, http.StatusOK, out)
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
-	"github.com/openrouter-proxy/openrouter-proxy/app/web"
 )
 
 // listNames asks /api/requests with query as the user of cookie and
@@ -83,7 +82,8 @@ func TestAPIRequestsFilters(t *testing.T) {
 		{"SearchMatchesBody", "alice", "search=Weather+in+Paris", []string{"alice-chat"}, -1},
 		{"SearchCannotReachOtherKeys", "alice", "search=mistral", nil, -1},
 		{"AdminSearchReachesAllKeys", "admin", "search=mistral", []string{"bob-chat"}, -1},
-		{"SearchIsLiteral", "alice", "search=%25", nil, -1},
+		{"SearchIsLiteral", "alice", "search=a%25b", nil, -1},
+		{"OnlyPunctuationIsNoSearch", "alice", "search=%25", aliceSees, -1},
 		{"StatusError", "alice", "status=error", []string{"alice-500"}, -1},
 		{"StatusSuccess", "alice", "status=success", []string{"alice-chat", "alice-models", "alice-binary"}, -1},
 		{"Status5xx", "alice", "status=5xx", []string{"alice-500"}, -1},
@@ -175,7 +175,10 @@ func TestBadInputIs400(t *testing.T) {
 	}
 }
 
-// A search longer than the store can match answers 400 with a message on
+// maxSearchBytes is search.Parse's bound on a search, in bytes.
+const maxSearchBytes = 1000
+
+// A search longer than search.Parse takes answers 400 with a message on
 // every route that takes one; odd bytes in it never make a 500.
 func TestSearchInput(t *testing.T) {
 	e := newSeededEnv(t)
@@ -187,7 +190,8 @@ func TestSearchInput(t *testing.T) {
 
 	long := []struct{ name, search string }{
 		{"50000Characters", strings.Repeat("a", 50000)},
-		{"JustOverTheBound", strings.Repeat("é", web.MaxSearchLen+1)},
+		{"JustOverTheBound", strings.Repeat("a", maxSearchBytes) + "é"},
+		{"CharactersUnderTheBoundBytesOver", strings.Repeat("é", maxSearchBytes/2+1)},
 	}
 	for _, tc := range long {
 		for _, r := range routes {
@@ -198,9 +202,9 @@ func TestSearchInput(t *testing.T) {
 					msg = wantJSONError(t, w, http.StatusBadRequest)
 				} else {
 					wantStatus(t, w, http.StatusBadRequest)
-					msg = w.Body.String()
+					msg = page(t, w).Find(byTestID("search-error")).Text()
 				}
-				if !strings.Contains(msg, "search") || !strings.Contains(msg, strconv.Itoa(web.MaxSearchLen)) {
+				if !strings.Contains(msg, "search") || !strings.Contains(msg, strconv.Itoa(maxSearchBytes)) {
 					t.Errorf("message %q does not name search and its bound", msg)
 				}
 			})
@@ -208,7 +212,7 @@ func TestSearchInput(t *testing.T) {
 	}
 
 	odd := []struct{ name, query string }{
-		{"AtTheBound", "search=" + strings.Repeat("é", web.MaxSearchLen)},
+		{"AtTheBound", "search=" + strings.Repeat("é", maxSearchBytes/2)},
 		{"NULByte", "search=chat%00"},
 		{"OnlyNUL", "search=%00"},
 		{"InvalidUTF8", "search=%ff%fe"},

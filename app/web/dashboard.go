@@ -3,14 +3,19 @@ package web
 import (
 	"cmp"
 	"context"
+	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/auth"
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/live"
+	"github.com/openrouter-proxy/openrouter-proxy/app/search"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/views"
 )
 
@@ -19,15 +24,17 @@ import (
 func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Vary", "HX-Request")
 	id := identity(r)
+	partial := r.Header.Get("HX-Request") != "" && r.Header.Get("HX-History-Restore-Request") == ""
 	q, err := s.parseQuery(r.URL.Query(), id)
 	if err != nil {
-		s.fail(w, r, err, false)
+		s.failDashboard(w, r, q, err, partial)
 		return
 	}
-	if r.Header.Get("HX-Request") != "" && r.Header.Get("HX-History-Restore-Request") == "" {
-		u, err := s.cachedUpdate(r, id, q)
+	if partial {
+		state, _ := s.viewState(s.liveVersion(id), q)
+		u, err := s.cachedUpdate(r, id, q, state)
 		if err != nil {
-			s.fail(w, r, err, false)
+			s.failDashboard(w, r, q, err, true)
 			return
 		}
 		render(w, r, http.StatusOK, views.LiveUpdate(u.table, u.stats))
@@ -37,36 +44,76 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	// read the store directly and show what is there now.
 	u, err := s.computeUpdate(r.Context(), id, q)
 	if err != nil {
-		s.fail(w, r, err, false)
+		s.failDashboard(w, r, q, err, false)
 		return
 	}
 	m := views.Dashboard{Page: s.page(r, "Requests"), Stats: u.stats, Filter: q.view, Table: u.table}
-	if err := s.filterChoices(r.Context(), id, q.view, &m); err != nil {
+	if err := s.filterChoices(r.Context(), id, q.view, u.found, &m); err != nil {
 		s.fail(w, r, err, false)
 		return
 	}
 	render(w, r, http.StatusOK, views.DashboardPage(m))
 }
 
+// failDashboard answers an error of the dashboard or of its table. Bad
+// input, a search that cannot be read included, gets 400 and its message
+// where the table would be, right under the search box: the whole page,
+// or for htmx the table's fragment, which htmx is configured to swap in on
+// 400. Anything else is fail's.
+func (s *Server) failDashboard(w http.ResponseWriter, r *http.Request, q query, err error, partial bool) {
+	if !errors.Is(err, store.ErrInvalid) && !errors.Is(err, errBadInput) {
+		s.fail(w, r, err, false)
+		return
+	}
+	id := identity(r)
+	t := views.Table{Admin: id.Admin, Error: userMessage(err), Filtered: true}
+	if partial {
+		render(w, r, http.StatusBadRequest, views.LiveUpdate(t, views.Stats{Unknown: true}))
+		return
+	}
+	m := views.Dashboard{Page: s.page(r, "Requests"), Stats: views.Stats{Unknown: true}, Filter: q.view, Table: t}
+	if err := s.filterChoices(r.Context(), id, q.view, found{}, &m); err != nil {
+		s.Log.Warn("dashboard: filter choices", "err", err)
+	}
+	render(w, r, http.StatusBadRequest, views.DashboardPage(m))
+}
+
+// userMessage is err as the user should read it.
+func userMessage(err error) string {
+	var qe *search.QueryError
+	if errors.As(err, &qe) {
+		return qe.Msg
+	}
+	return strings.TrimPrefix(err.Error(), errBadInput.Error()+": ")
+}
+
 // handlePoll answers the table's poll. It costs no query when nothing has
 // changed since the version the table was rendered at: 204, which htmx
 // leaves alone. Otherwise the update comes from the live cache, so many
 // open dashboards do not load the server even when every request changes
-// the version.
+// the version. A searched table's version also holds the index's
+// watermark and a digest of the rows; see viewState.
 func (s *Server) handlePoll(w http.ResponseWriter, r *http.Request) {
 	id := identity(r)
-	if r.URL.Query().Get("v") == s.liveVersion(id) {
+	q, err := s.parseQuery(r.URL.Query(), id)
+	if err != nil {
+		s.failDashboard(w, r, q, err, true)
+		return
+	}
+	v := r.URL.Query().Get("v")
+	state, indexed := s.viewState(s.liveVersion(id), q)
+	if v == state || indexed && strings.HasPrefix(v, state+"~") {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	q, err := s.parseQuery(r.URL.Query(), id)
+	u, err := s.cachedUpdate(r, id, q, state)
 	if err != nil {
-		s.fail(w, r, err, false)
+		s.failDashboard(w, r, q, err, true)
 		return
 	}
-	u, err := s.cachedUpdate(r, id, q)
-	if err != nil {
-		s.fail(w, r, err, false)
+	if u.digest != "" && strings.HasSuffix(v, "~"+u.digest) {
+		// The index moved on, but not for this table.
+		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	render(w, r, http.StatusOK, views.LiveUpdate(u.table, u.stats))
@@ -83,14 +130,15 @@ func (s *Server) liveVersion(id auth.Identity) string {
 }
 
 // cachedUpdate returns the table and stat cards for q as a live update shows
-// them: computed at most once per minRefresh for each viewer and view, and
+// them: computed at most once per minRefresh for each viewer and view, or
+// once per state when state is the one an update was computed at, and
 // shared by the polls that ask meanwhile.
-func (s *Server) cachedUpdate(r *http.Request, id auth.Identity, q query) (liveUpdate, error) {
+func (s *Server) cachedUpdate(r *http.Request, id auth.Identity, q query, state string) (liveUpdate, error) {
 	key := liveKey{viewer: id.Viewer(), query: q.encode(), page: q.page, pageSize: q.pageSize}
 	// Other polls may wait for this computation, so it must not stop when
 	// this poll's client goes away.
 	ctx := context.WithoutCancel(r.Context())
-	return s.updates.get(r.Context(), key, s.clock(), func() (liveUpdate, error) {
+	return s.updates.get(r.Context(), key, s.clock(), state, func() (liveUpdate, error) {
 		return s.computeUpdate(ctx, id, q)
 	})
 }
@@ -99,28 +147,42 @@ func (s *Server) cachedUpdate(r *http.Request, id auth.Identity, q query) (liveU
 // read before the queries, so a change during them leads to one more
 // update rather than a missed one.
 func (s *Server) computeUpdate(ctx context.Context, id auth.Identity, q query) (liveUpdate, error) {
-	u := liveUpdate{version: s.liveVersion(id)}
-	var err error
-	if u.table, err = s.table(ctx, id, q, u.version); err != nil {
+	live := s.liveVersion(id)
+	state, _ := s.viewState(live, q)
+	f, err := s.find(ctx, q)
+	if err != nil {
 		return liveUpdate{}, err
 	}
-	if u.stats, err = s.stats(ctx, q); err != nil {
+	u := liveUpdate{version: state, found: f}
+	if q.searching() && !f.indexed {
+		u.version = live + "~s" // the index was not ready after all
+	}
+	poll := u.version
+	if f.indexed {
+		u.digest = digest(f)
+		poll += "~" + u.digest
+	}
+	if u.table, err = s.table(ctx, id, q, f, poll); err != nil {
 		return liveUpdate{}, err
 	}
+	sum, err := s.summarize(ctx, q, f)
+	if err != nil {
+		return liveUpdate{}, err
+	}
+	u.stats = viewStats(sum)
 	return u, nil
 }
 
-// table builds the request table for q: exchanges in flight first (on the
-// first page), then stored records newest first.
-func (s *Server) table(ctx context.Context, id auth.Identity, q query, version string) (views.Table, error) {
-	recs, total, err := s.Store.List(ctx, q.filter)
-	if err != nil {
-		return views.Table{}, err
-	}
+// table builds the request table for q from f: exchanges in flight first
+// (on the first page, unless the index answered a search: their text is
+// not known yet), then the records found, with their previews when
+// searching. version is what the table's poll sends back.
+func (s *Server) table(ctx context.Context, id auth.Identity, q query, f found, version string) (views.Table, error) {
 	qs := q.encode()
 	t := views.Table{
-		Page: q.page, Total: total, Admin: id.Admin, QueryString: qs, Filtered: filtered(q.view),
-		TotalPages: max(1, int((total+int64(q.pageSize)-1)/int64(q.pageSize))),
+		Page: q.page, Total: f.total, Admin: id.Admin, QueryString: qs, Filtered: filtered(q.view),
+		TotalPages: max(1, int((f.total+int64(q.pageSize)-1)/int64(q.pageSize))),
+		Preview:    q.searching(), Notice: f.notice,
 	}
 	poll := "/partials/requests?"
 	if qs != "" {
@@ -129,8 +191,8 @@ func (s *Server) table(ctx context.Context, id auth.Identity, q query, version s
 	if q.page > 1 {
 		poll += "page=" + strconv.Itoa(q.page) + "&"
 	}
-	t.PollURL = poll + "v=" + version
-	if q.page == 1 {
+	t.PollURL = poll + "v=" + url.QueryEscape(version)
+	if q.page == 1 && !f.indexed {
 		// The store's filter decides which exchanges in flight show, so a
 		// row shows in the same views before and after it is stored.
 		for _, p := range s.Live.Pending(func(p *live.Pending) bool {
@@ -139,21 +201,21 @@ func (s *Server) table(ctx context.Context, id auth.Identity, q query, version s
 			t.Rows = append(t.Rows, pendingRow(p, id.Admin))
 		}
 	}
-	for _, rec := range recs {
-		t.Rows = append(t.Rows, recordRow(rec, id.Admin))
+	var previews map[string]preview
+	if q.searching() && len(f.recs) > 0 {
+		var err error
+		if previews, err = s.previews(ctx, q, f.recs); err != nil {
+			return views.Table{}, err
+		}
+	}
+	for _, rec := range f.recs {
+		row := recordRow(rec, id.Admin)
+		if p, ok := previews[rec.ID]; ok {
+			row.Preview = &views.Preview{Request: viewSnippet(p.request), Response: viewSnippet(p.response)}
+		}
+		t.Rows = append(t.Rows, row)
 	}
 	return t, nil
-}
-
-func (s *Server) stats(ctx context.Context, q query) (views.Stats, error) {
-	st, err := s.Store.Stats(ctx, q.filter, s.clock())
-	if err != nil {
-		return views.Stats{}, err
-	}
-	return views.Stats{
-		TotalRequests: st.TotalRequests, SuccessRate: st.SuccessRate, AvgResponseMs: st.AvgDurationMs,
-		RecentRequests: st.RecentRequests, P95Ms: st.P95DurationMs, TotalTokens: st.TotalTokens, TotalCost: st.TotalCost,
-	}, nil
 }
 
 func timeTexts(t time.Time) (iso, text string) {
@@ -201,17 +263,27 @@ const maxFilterOptions = 50
 var usualMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
 
 // filterChoices fills the choices of m's filter lists, each at most
-// maxFilterOptions long; the current choice is always among them.
+// maxFilterOptions long; the current choice is always among them. While
+// the index answers a search, the models and the status counts are those
+// of the matches, from its facets.
 //
 // The store returns every distinct value and this trims them; see
 // maxFilterOptions.
-func (s *Server) filterChoices(ctx context.Context, id auth.Identity, f views.Filter, m *views.Dashboard) error {
+func (s *Server) filterChoices(ctx context.Context, id auth.Identity, f views.Filter, fd found, m *views.Dashboard) error {
 	v := id.Viewer()
-	models, err := s.Store.Models(ctx, v)
-	if err != nil {
-		return err
+	if fd.indexed {
+		for _, x := range fd.res.Models {
+			m.Models = append(m.Models, x.Value)
+		}
+		m.Models = m.Models[:min(len(m.Models), maxFilterOptions)]
+		m.StatusCounts = statusCounts(fd.res)
+	} else {
+		models, err := s.Store.Models(ctx, v)
+		if err != nil {
+			return err
+		}
+		m.Models = models[:min(len(models), maxFilterOptions)]
 	}
-	m.Models = models[:min(len(models), maxFilterOptions)]
 	methods, err := s.Store.Methods(ctx, v)
 	if err != nil {
 		return err

@@ -9,8 +9,11 @@ func SetClock(s *Server, now func() time.Time) { s.now = now }
 // MinRefresh exposes minRefresh.
 const MinRefresh = minRefresh
 
-// MaxSearchLen exposes maxSearchLen.
-const MaxSearchLen = maxSearchLen
+// MaxSearchOffset exposes maxSearchOffset.
+const MaxSearchOffset = maxSearchOffset
+
+// MaxSummed exposes maxSummed.
+const MaxSummed = maxSummed
 
 // MaxFilterOptions exposes maxFilterOptions.
 const MaxFilterOptions = maxFilterOptions

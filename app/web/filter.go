@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/auth"
+	"github.com/openrouter-proxy/openrouter-proxy/app/search"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/views"
 )
@@ -23,11 +23,10 @@ func badInput(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errBadInput, fmt.Sprintf(format, args...))
 }
 
-// maxSearchLen is the longest search accepted, in characters. A search is
-// a substring to find in paths, models and bodies; nobody types more than
-// this, and a pattern past SQLite's LIKE limit (50,000 bytes) fails the
-// query, so a longer one is refused up front with a 400 instead.
-const maxSearchLen = 1000
+// maxSearchOffset bounds how deep a search pages: the index collects every
+// match before the page it is asked for, so a page a million matches deep
+// would cost a million matches' memory. Past it, the search must narrow.
+const maxSearchOffset = 10_000
 
 // query is the dashboard's and the API's filter as parsed from a URL.
 type query struct {
@@ -38,6 +37,11 @@ type query struct {
 	// defaultSize is the page size used when the URL names none; encode
 	// leaves page_size out when it is this.
 	defaultSize int
+	// text is the parsed search; nil when there is none, or when it has
+	// no words or filters (only punctuation), which matches everything.
+	text *search.Query
+	// relevance orders a search by how well records match, not by time.
+	relevance bool
 }
 
 // timeLayouts are accepted for from/to: what <input type=datetime-local>
@@ -70,9 +74,6 @@ func (s *Server) parseQuery(q url.Values, id auth.Identity) (query, error) {
 	var err error
 	v := &out.view
 	v.Search = strings.TrimSpace(q.Get("search"))
-	if n := utf8.RuneCountInString(v.Search); n > maxSearchLen {
-		return out, badInput("search: at most %d characters, got %d", maxSearchLen, n)
-	}
 	v.Status, v.Model, v.Method = q.Get("status"), q.Get("model"), strings.ToUpper(q.Get("method"))
 	v.From, v.To = q.Get("from"), q.Get("to")
 	if id.Admin {
@@ -111,9 +112,40 @@ func (s *Server) parseQuery(q url.Values, id auth.Identity) (query, error) {
 	default:
 		return out, badInput("status=%q: want success, error, 2xx, 4xx or 5xx", v.Status)
 	}
+	switch v.Sort = q.Get("sort"); v.Sort {
+	case "", "newest":
+		v.Sort = ""
+	case "relevance":
+		out.relevance = true
+	default:
+		return out, badInput("sort=%q: want newest or relevance", v.Sort)
+	}
 	out.filter = f
+	if v.Search == "" {
+		return out, nil
+	}
+	// One syntax and one set of errors, whichever answers the search: the
+	// index, or the store while the index is not ready.
+	text, err := search.Parse(v.Search)
+	if err != nil {
+		return out, err
+	}
+	if _, err := text.Bleve(f.Viewer, f); err != nil {
+		return out, err // such as key: from someone who is not an admin
+	}
+	if text.IsZero() {
+		out.filter.Search = "" // only punctuation: no search at all
+		return out, nil
+	}
+	if f.Offset > maxSearchOffset-out.pageSize {
+		return out, badInput("page=%d: a search shows its first %d matches; narrow the search to see others", out.page, maxSearchOffset)
+	}
+	out.text = text
 	return out, nil
 }
+
+// searching reports whether q has a search to answer.
+func (q query) searching() bool { return q.text != nil }
 
 // encode returns the filter as a query string without the page, in a fixed
 // order, for page links, the poll URL and shareable views. It keeps
@@ -123,7 +155,7 @@ func (q query) encode() string {
 	vals := url.Values{}
 	for _, kv := range [][2]string{
 		{"search", q.view.Search}, {"status", q.view.Status}, {"model", q.view.Model}, {"method", q.view.Method},
-		{"from", q.view.From}, {"to", q.view.To}, {"key", q.view.Key},
+		{"from", q.view.From}, {"to", q.view.To}, {"key", q.view.Key}, {"sort", q.view.Sort},
 	} {
 		if kv[1] != "" {
 			vals.Set(kv[0], kv[1])

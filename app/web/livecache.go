@@ -36,9 +36,16 @@ type liveKey struct {
 type liveUpdate struct {
 	table views.Table
 	stats views.Stats
-	// version is the live version read before the queries; table.PollURL
-	// carries it, so the next poll compares against what was shown.
+	// version is the view's state read before the queries (see
+	// viewState); table.PollURL carries it, so the next poll compares
+	// against what was shown.
 	version string
+	// digest, for a search the index answered, sums up the rows and
+	// facets shown; table.PollURL carries it after the version.
+	digest string
+	// found is what the table was built from, for the full page's
+	// filter lists.
+	found found
 }
 
 // errLiveAborted is what callers waiting for a computation get when it
@@ -63,13 +70,14 @@ type liveCache struct {
 }
 
 // get returns key's update: one computed less than minRefresh before now,
-// or the one being computed, or else the one compute returns, which
-// concurrent callers for the same key then share. A caller whose ctx ends
-// stops waiting; the computation goes on for the others.
-func (c *liveCache) get(ctx context.Context, key liveKey, now time.Time, compute func() (liveUpdate, error)) (liveUpdate, error) {
+// or at the version current (which is then as new as can be; "" matches
+// none), or the one being computed, or else the one compute returns,
+// which concurrent callers for the same key then share. A caller whose ctx
+// ends stops waiting; the computation goes on for the others.
+func (c *liveCache) get(ctx context.Context, key liveKey, now time.Time, current string, compute func() (liveUpdate, error)) (liveUpdate, error) {
 	c.mu.Lock()
 	e := c.entries[key]
-	if e != nil && (!e.ready || now.Sub(e.at) < minRefresh) {
+	if e != nil && (!e.ready || now.Sub(e.at) < minRefresh || current != "" && e.err == nil && e.update.version == current) {
 		c.mu.Unlock()
 		select {
 		case <-e.done:

@@ -29,7 +29,7 @@ func TestLiveCacheGet(t *testing.T) {
 			now := time.Now()
 			for range 20 {
 				wg.Go(func() {
-					if u, err := c.get(t.Context(), key, now, compute); err != nil || u.version != "7" {
+					if u, err := c.get(t.Context(), key, now, "", compute); err != nil || u.version != "7" {
 						t.Errorf("get = %+v, %v; want version 7", u, err)
 					}
 				})
@@ -56,12 +56,12 @@ func TestLiveCacheGet(t *testing.T) {
 				return liveUpdate{version: "7"}, nil
 			}
 			now := time.Now()
-			go c.get(t.Context(), key, now, compute)
+			go c.get(t.Context(), key, now, "", compute)
 			synctest.Wait()
 			ctx, cancel := context.WithCancel(t.Context())
 			done := make(chan error)
 			go func() {
-				_, err := c.get(ctx, key, now, compute)
+				_, err := c.get(ctx, key, now, "", compute)
 				done <- err
 			}()
 			synctest.Wait()
@@ -71,7 +71,7 @@ func TestLiveCacheGet(t *testing.T) {
 			}
 			close(gate)
 			synctest.Wait()
-			if u, err := c.get(t.Context(), key, now, compute); err != nil || u.version != "7" || calls.Load() != 1 {
+			if u, err := c.get(t.Context(), key, now, "", compute); err != nil || u.version != "7" || calls.Load() != 1 {
 				t.Errorf("get = %+v, %v after %d computations; want the first one's update", u, err, calls.Load())
 			}
 		})
@@ -81,10 +81,10 @@ func TestLiveCacheGet(t *testing.T) {
 		var c liveCache
 		now := time.Now()
 		boom := errors.New("boom")
-		if _, err := c.get(t.Context(), key, now, func() (liveUpdate, error) { return liveUpdate{}, boom }); err != boom {
+		if _, err := c.get(t.Context(), key, now, "", func() (liveUpdate, error) { return liveUpdate{}, boom }); err != boom {
 			t.Fatalf("get = %v, want boom", err)
 		}
-		u, err := c.get(t.Context(), key, now, func() (liveUpdate, error) { return liveUpdate{version: "8"}, nil })
+		u, err := c.get(t.Context(), key, now, "", func() (liveUpdate, error) { return liveUpdate{version: "8"}, nil })
 		if err != nil || u.version != "8" {
 			t.Errorf("get after a failure = %+v, %v; want a new computation", u, err)
 		}
@@ -97,12 +97,12 @@ func TestLiveCacheGet(t *testing.T) {
 			now := time.Now()
 			go func() {
 				defer func() { recover() }()
-				c.get(t.Context(), key, now, func() (liveUpdate, error) { <-gate; panic("render bug") })
+				c.get(t.Context(), key, now, "", func() (liveUpdate, error) { <-gate; panic("render bug") })
 			}()
 			synctest.Wait()
 			done := make(chan error)
 			go func() {
-				_, err := c.get(t.Context(), key, now, func() (liveUpdate, error) { return liveUpdate{}, nil })
+				_, err := c.get(t.Context(), key, now, "", func() (liveUpdate, error) { return liveUpdate{}, nil })
 				done <- err
 			}()
 			synctest.Wait()
@@ -118,12 +118,12 @@ func TestLiveCacheGet(t *testing.T) {
 		now := time.Now()
 		compute := func() (liveUpdate, error) { return liveUpdate{}, nil }
 		for i := range 2 * maxLiveEntries {
-			c.get(t.Context(), liveKey{page: i + 1}, now, compute)
+			c.get(t.Context(), liveKey{page: i + 1}, now, "", compute)
 			if n := len(c.entries); n > maxLiveEntries {
 				t.Fatalf("%d entries, want at most %d", n, maxLiveEntries)
 			}
 		}
-		c.get(t.Context(), key, now.Add(minRefresh), compute)
+		c.get(t.Context(), key, now.Add(minRefresh), "", compute)
 		if n := len(c.entries); n != 1 {
 			t.Errorf("%d entries after the interval, want only the new one", n)
 		}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/auth"
@@ -24,11 +25,17 @@ type Store interface {
 	Models(ctx context.Context, v store.Viewer) ([]string, error)
 	Methods(ctx context.Context, v store.Viewer) ([]string, error)
 	Keys(ctx context.Context) ([]store.KeyInfo, error)
+	// Texts returns the text of the records with these ids that v may
+	// see, for the previews of a search.
+	Texts(ctx context.Context, ids []string, v store.Viewer) (map[string]store.Texts, error)
 }
 
 // Server holds the dashboard's dependencies.
 type Server struct {
-	Store   Store
+	Store Store
+	// Search answers the searches while it is ready; nil, or not ready,
+	// leaves them to the store's slower substring scan.
+	Search  Index
 	Auth    *auth.Auth
 	Limiter *auth.Limiter
 	// TrustedProxies are the peers whose X-Forwarded-For names the client
@@ -47,6 +54,9 @@ type Server struct {
 
 	now     func() time.Time // the clock; nil means time.Now
 	updates liveCache        // live updates, shared by the polls of one view
+
+	saltOnce sync.Once
+	salt     [16]byte // hides the index's watermark in poll versions
 }
 
 // clock returns the current time.
