@@ -115,3 +115,11 @@ func document(rec *capture.Record) map[string]any {
 	}
 	return d
 }
+
+// TextSize returns the bytes of text the index takes from rec: its
+// request's new turns, its reply and its error. Benchmarks compare the
+// index's size with it.
+func TextSize(rec *capture.Record) int {
+	d := document(rec)
+	return len(d[FieldRequest].(string)) + len(d[FieldResponse].(string)) + len(d[FieldError].(string))
+}
