@@ -99,6 +99,9 @@ func (q *Query) narrowed(f func(*Term)) *Query {
 
 // run searches bi with q, paged, sorted and faceted as r asks.
 func run(ctx context.Context, bi bleve.Index, q query.Query, r Request) (Result, error) {
+	if r.Relevance {
+		q = scoredByText(q)
+	}
 	req := bleve.NewSearchRequestOptions(q, max(r.Limit, 0), max(r.Offset, 0), false)
 	if r.Relevance {
 		req.SortBy([]string{"-_score", "-" + FieldTime})
