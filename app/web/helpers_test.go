@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/auth"
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/live"
+	"github.com/openrouter-proxy/openrouter-proxy/app/search"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/app/web"
 )
@@ -55,12 +57,17 @@ var binaryBody = []byte{0xff, 0xfe, 0x00, 0x01, 'b', 'i', 'n', 0x80, 0xc3}
 type env struct {
 	t       *testing.T
 	handler http.Handler
+	srv     *web.Server
 	st      *store.SQLite
-	live    *live.Tracker
-	now     time.Time
-	clock   *clock            // the dashboard's clock, starting at now
-	ids     map[string]string // seed name → record id
-	names   map[string]string // record id → seed name
+	// index, once openIndex has run, is a real search index over st, fed
+	// by its hooks; seed waits until it holds what was seeded.
+	index *search.Index
+	feed  *indexFeed
+	live  *live.Tracker
+	now   time.Time
+	clock *clock            // the dashboard's clock, starting at now
+	ids   map[string]string // seed name → record id
+	names map[string]string // record id → seed name
 }
 
 // clock is the dashboard's clock in tests: it stands still until advanced.
@@ -87,9 +94,13 @@ func newEnv(t *testing.T, opts ...func(*web.Server)) *env {
 	t.Helper()
 	tracker := live.New()
 	log := slog.New(slog.DiscardHandler)
+	feed := new(indexFeed)
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "data", "requests.db"), store.Options{
 		Logger: log,
-		Hooks:  []store.Hook{{AfterCommit: tracker.Committed, AfterPrune: tracker.Pruned}},
+		Hooks: []store.Hook{
+			{AfterCommit: tracker.Committed, AfterPrune: tracker.Pruned},
+			{AfterCommit: feed.committed, AfterPrune: feed.pruned},
+		},
 	})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
@@ -119,8 +130,63 @@ func newEnv(t *testing.T, opts ...func(*web.Server)) *env {
 		o(srv)
 	}
 	return &env{
-		t: t, handler: srv.Handler(), st: st, live: tracker, now: now, clock: c,
+		t: t, handler: srv.Handler(), srv: srv, st: st, feed: feed, live: tracker, now: now, clock: c,
 		ids: map[string]string{}, names: map[string]string{},
+	}
+}
+
+// indexFeed hands the store's commits and prunes to the search index once
+// it is open, as app/main.go does: the index opens after the store it
+// reads from.
+type indexFeed struct{ ix atomic.Pointer[search.Index] }
+
+func (f *indexFeed) committed(batch []*capture.Record) {
+	if ix := f.ix.Load(); ix != nil {
+		ix.Committed(batch)
+	}
+}
+
+func (f *indexFeed) pruned(ids []string) {
+	if ix := f.ix.Load(); ix != nil {
+		ix.Pruned(ids)
+	}
+}
+
+// openIndex opens a real search index over e's store, in a temporary
+// directory, gives it to the dashboard and waits until it is ready.
+func (e *env) openIndex() *search.Index {
+	e.t.Helper()
+	ix, err := search.Open(search.Options{Dir: e.t.TempDir(), Source: e.st, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		e.t.Fatalf("open index: %v", err)
+	}
+	// Cleanups run last first: the index closes before the store it reads.
+	e.t.Cleanup(func() {
+		if err := ix.Close(); err != nil {
+			e.t.Errorf("close index: %v", err)
+		}
+	})
+	e.index = ix
+	e.feed.ix.Store(ix)
+	e.srv.Search = ix
+	e.waitIndex()
+	return ix
+}
+
+// waitIndex waits until the index holds every committed record.
+func (e *env) waitIndex() {
+	e.t.Helper()
+	if e.index == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	feed, err := e.st.Feed(ctx)
+	if err != nil {
+		e.t.Fatalf("feed: %v", err)
+	}
+	if err := e.index.Wait(ctx, feed.MaxSeq); err != nil {
+		e.t.Fatalf("wait for the index: %v", err)
 	}
 }
 
@@ -197,6 +263,7 @@ func (e *env) seed(xs ...exchange) {
 		}
 	}
 	e.flush()
+	e.waitIndex()
 }
 
 func (e *env) flush() {
