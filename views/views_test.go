@@ -233,6 +233,12 @@ func TestEscaping(t *testing.T) {
 	d.Table.Rows[2].Error = scriptPayload
 	d.Filter.Search = `"><script>alert(1)</script>`
 	d.Models = append(d.Models, imgPayload)
+	d.Table.Preview = true
+	d.Table.Notice = imgPayload
+	d.Table.Rows[1].Preview = &views.Preview{
+		Request:  views.Snippet{{Text: "<script>"}, {Text: "alert", Hit: true}, {Text: "(1)</script>"}},
+		Response: views.Snippet{{Text: imgPayload, Hit: true}},
+	}
 
 	m := sampleDetail()
 	m.Model, m.ModelRequested = imgPayload, imgPayload
@@ -653,4 +659,102 @@ func TestNotFoundPage(t *testing.T) {
 	if attr(one(t, doc, byTestID("back-link")), "href") != "/" {
 		t.Error("no way back")
 	}
+}
+
+func TestSearchViews(t *testing.T) {
+	t.Run("PreviewMarksOnlyTheHits", func(t *testing.T) {
+		tb := sampleTable(false)
+		tb.Preview = true
+		tb.Rows[1].Preview = &views.Preview{
+			Request:  views.Snippet{{Text: "<b>say</b> "}, {Text: "hello", Hit: true}, {Text: " & bye"}},
+			Response: views.Snippet{{Text: "…"}, {Text: "北京", Hit: true}},
+		}
+		doc, raw := render(t, views.RequestTable(tb))
+		one(t, doc, byTestID("preview-column"))
+		if n := doc.Find(byTestID("row-preview")).Length(); n != len(tb.Rows) {
+			t.Errorf("%d preview cells for %d rows", n, len(tb.Rows))
+		}
+		req := one(t, doc, byTestID("preview-request"))
+		if got := req.Find("mark").Text(); got != "hello" {
+			t.Errorf("request marks %q", got)
+		}
+		if req.Find("b").Length() != 0 || !strings.Contains(raw, "&lt;b&gt;say&lt;/b&gt; <mark>hello</mark> &amp; bye") {
+			t.Errorf("request preview not escaped text with a mark:\n%s", raw)
+		}
+		if got := one(t, doc, byTestID("preview-response")).Find("mark").Text(); got != "北京" {
+			t.Errorf("reply marks %q", got)
+		}
+	})
+	t.Run("NoPreviewColumnWithoutSearch", func(t *testing.T) {
+		doc, _ := render(t, views.RequestTable(sampleTable(false)))
+		if doc.Find(byTestID("preview-column")).Length()+doc.Find(byTestID("row-preview")).Length() != 0 {
+			t.Error("a preview column without a search")
+		}
+	})
+	t.Run("NoticeAboveTheTable", func(t *testing.T) {
+		tb := sampleTable(false)
+		tb.Notice = "The search index is being built (42%)."
+		doc, _ := render(t, views.RequestTable(tb))
+		if got := one(t, doc, byTestID("search-notice")).Text(); got != tb.Notice {
+			t.Errorf("notice %q", got)
+		}
+		one(t, doc, byTestID("request-table"))
+	})
+	t.Run("ErrorReplacesTheTable", func(t *testing.T) {
+		tb := views.Table{Error: "stream: expects true or false.", Filtered: true}
+		doc, _ := render(t, views.RequestTable(tb))
+		if got := one(t, doc, byTestID("search-error")).Text(); got != tb.Error {
+			t.Errorf("error %q", got)
+		}
+		for _, id := range []string{"request-table", "empty-state", "pagination"} {
+			if doc.Find(byTestID(id)).Length() != 0 {
+				t.Errorf("%s shown beside the error", id)
+			}
+		}
+		if attr(one(t, doc, byTestID("requests")), "hx-get") != "" {
+			t.Error("the table of an error polls")
+		}
+	})
+	t.Run("NarrowedStats", func(t *testing.T) {
+		st := views.Stats{TotalRequests: 20000, SuccessRate: 50, RecentRequests: 7, Narrow: "narrow the search"}
+		doc, _ := render(t, views.StatCards(st))
+		for id, want := range map[string]string{"stat-total": "20K", "stat-success": "50%", "stat-recent": "7", "stat-avg": "—", "stat-p95": "—", "stat-tokens": "—", "stat-cost": "—"} {
+			card := one(t, doc, byTestID(id))
+			if got := strings.TrimSpace(card.Find(".stat-value").Text()); got != want {
+				t.Errorf("%s %q, want %q", id, got, want)
+			}
+			if wantTitle := want == "—"; (attr(card, "title") == st.Narrow) != wantTitle {
+				t.Errorf("%s title %q", id, attr(card, "title"))
+			}
+		}
+	})
+	t.Run("UnknownStats", func(t *testing.T) {
+		doc, _ := render(t, views.StatCards(views.Stats{Unknown: true}))
+		doc.Find(".stat-value").Each(func(_ int, s *goquery.Selection) {
+			if got := strings.TrimSpace(s.Text()); got != "—" {
+				t.Errorf("a card shows %q, want —", got)
+			}
+		})
+	})
+	t.Run("StatusCounts", func(t *testing.T) {
+		d := sampleDashboard(false)
+		d.StatusCounts = map[string]int64{"success": 5, "error": 2, "2xx": 5, "4xx": 1}
+		doc, _ := render(t, views.DashboardPage(d))
+		var labels []string
+		doc.Find(byTestID("filter-status") + " option").Each(func(_ int, s *goquery.Selection) { labels = append(labels, s.Text()) })
+		if got := strings.Join(labels, "|"); got != "Any status|Success (5)|Errors (2)|2xx (5)|4xx (1)|5xx (0)" {
+			t.Errorf("status choices %q", got)
+		}
+	})
+	t.Run("SearchAsYouType", func(t *testing.T) {
+		doc, _ := render(t, views.DashboardPage(sampleDashboard(false)))
+		form := one(t, doc, byTestID("filter-form"))
+		if attr(form, "method") != "get" || attr(form, "action") != "/" || attr(form, "hx-push-url") != "true" {
+			t.Error("the form must submit without JS and push its URL with it")
+		}
+		if trig := attr(form, "hx-trigger"); !strings.Contains(trig, "input changed delay:300ms from:#search") || !strings.Contains(trig, "search from:#search") {
+			t.Errorf("hx-trigger %q: want a debounced search as you type", trig)
+		}
+		one(t, doc, byTestID("filter-sort"))
+	})
 }

@@ -113,6 +113,25 @@ func TestLiveCacheGet(t *testing.T) {
 		})
 	})
 
+	t.Run("CurrentVersionOutlivesTheInterval", func(t *testing.T) {
+		var c liveCache
+		var calls int
+		compute := func() (liveUpdate, error) { calls++; return liveUpdate{version: "v1"}, nil }
+		now := time.Now()
+		c.get(t.Context(), key, now, "v1", compute)
+		later := now.Add(10 * minRefresh)
+		for _, tc := range []struct {
+			current string
+			want    int
+		}{{"v1", 1}, {"", 2}, {"v2", 3}} {
+			c.get(t.Context(), key, later, tc.current, compute)
+			if calls != tc.want {
+				t.Errorf("current %q: %d computations, want %d", tc.current, calls, tc.want)
+			}
+			later = later.Add(minRefresh)
+		}
+	})
+
 	t.Run("Bounded", func(t *testing.T) {
 		var c liveCache
 		now := time.Now()
