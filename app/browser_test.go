@@ -132,12 +132,16 @@ func TestBrowser(t *testing.T) {
 		return
 	}
 
-	term := strings.TrimPrefix(marker, "browser-")[:len("marker-")+8]
+	// The start of the marker's random word: the index matches a word of 4
+	// or more characters as a prefix too, and marks the whole word.
+	word := strings.TrimPrefix(marker, "browser-marker-")
+	term := word[:10]
 	t.Run("Search", func(t *testing.T) {
 		b.t = t
 		b.do("type the search", chromedp.SendKeys(testID("search-input"), term))
 		b.waitJS("only the matching row", rowIDs+` === `+jsString(first))
 		b.waitJS("the search in the URL (hx-push-url)", `new URL(location.href).searchParams.get("search") === `+jsString(term))
+		b.waitJS("the match marked in the preview", `document.querySelector('[data-testid="request-row"] [data-testid="preview-request"] mark')?.textContent === `+jsString(word))
 
 		// Traffic that does not match must not appear when the table polls:
 		// the poll URL must carry the filter.
