@@ -22,11 +22,12 @@ const (
 	// FieldStream is a boolean: the answer was an SSE stream.
 	FieldStream = "stream"
 
-	// FieldTime is the start of the exchange, a datetime with doc values:
-	// results are sorted newest first by it, and before:/after: filter on it.
+	// FieldTime is the start of the exchange, as one fixed-width keyword
+	// (timeTerm) with doc values: results are sorted newest first by it,
+	// and before:/after: are term ranges on it.
 	FieldTime = "ts"
 
-	// FieldSeq is the record's commit sequence, a number: the feed's
-	// watermark, and the live poll's "anything newer?".
+	// FieldSeq is the record's commit sequence, as one zero-padded keyword
+	// (seqTerm): the feed's watermark is checked and trimmed by it.
 	FieldSeq = "seq"
 )

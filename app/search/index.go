@@ -210,8 +210,7 @@ func (ix *Index) verify(bi bleve.Index, wm int64) error {
 	if len(recs) == 0 || recs[0].Seq != wm {
 		return nil // pruned since: nothing to compare with
 	}
-	lo, hi, inc := float64(wm), float64(wm), true
-	q := bleve.NewNumericRangeInclusiveQuery(&lo, &hi, &inc, &inc)
+	q := bleve.NewTermQuery(seqTerm(wm))
 	q.SetField(FieldSeq)
 	res, err := bi.Search(bleve.NewSearchRequestOptions(q, 2, 0, false))
 	if err != nil {
@@ -664,16 +663,16 @@ func (ix *Index) deleteMatching(bi bleve.Index, q query.Query) error {
 
 // seqAbove matches the records committed after seq.
 func seqAbove(seq int64) query.Query {
-	lo, inc := float64(seq), false
-	q := bleve.NewNumericRangeInclusiveQuery(&lo, nil, &inc, nil)
+	no := false
+	q := bleve.NewTermRangeInclusiveQuery(seqTerm(seq), "", &no, nil)
 	q.SetField(FieldSeq)
 	return q
 }
 
 // startedBefore matches the records that started before t.
 func startedBefore(t time.Time) query.Query {
-	inc := false
-	q := bleve.NewDateRangeInclusiveQuery(time.Time{}, t, nil, &inc)
+	no := false
+	q := bleve.NewTermRangeInclusiveQuery("", timeTerm(t), nil, &no)
 	q.SetField(FieldTime)
 	return q
 }

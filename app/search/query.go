@@ -622,28 +622,26 @@ func statusQuery(s string) (query.Query, bool) {
 	return nil, false
 }
 
-// Bleve's date range queries take times between these, and fail at search
-// time on others (query.MinRFC3339CompatibleTime and Max…, which are set in
-// an init function).
+// The times the index's fixed-width time terms can hold.
 var (
-	minIndexTime = time.Date(1677, 12, 1, 0, 0, 0, 0, time.UTC)
-	maxIndexTime = time.Date(2262, 4, 11, 11, 59, 59, 0, time.UTC)
+	minIndexTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxIndexTime = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
 )
 
 // timeQuery returns the query for records started at or after from and
 // before to, a zero time meaning no bound, or nil for no bounds. Bounds
-// are cut to the microsecond, as the SQL store compares them, so both
-// stores agree whether the index keeps nanoseconds or microseconds. A
-// bound beyond what Bleve can represent is dropped, or matches nothing.
+// are cut to the microsecond, as the SQL store compares them. A bound
+// beyond what the index's time terms can hold is dropped, or matches
+// nothing.
 func timeQuery(from, to time.Time) query.Query {
-	var start, end time.Time
+	var lo, hi string
 	if !from.IsZero() {
 		from = from.UTC().Truncate(time.Microsecond)
 		switch {
 		case from.After(maxIndexTime):
 			return termQuery(FieldKey, noKey)
 		case !from.Before(minIndexTime):
-			start = from
+			lo = timeTerm(from)
 		}
 	}
 	if !to.IsZero() {
@@ -652,16 +650,16 @@ func timeQuery(from, to time.Time) query.Query {
 		case !to.After(minIndexTime):
 			return termQuery(FieldKey, noKey)
 		case !to.After(maxIndexTime):
-			end = to
+			hi = timeTerm(to)
 		}
 	}
-	if start.IsZero() && end.IsZero() {
+	if lo == "" && hi == "" {
 		return nil
 	}
 	yes, no := true, false
-	dq := query.NewDateRangeInclusiveQuery(start, end, &yes, &no)
-	dq.SetField(FieldTime)
-	return dq
+	rq := query.NewTermRangeInclusiveQuery(lo, hi, &yes, &no)
+	rq.SetField(FieldTime)
+	return rq
 }
 
 // textQuery returns the query for a word or phrase in any text field, or

@@ -13,9 +13,6 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
-	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
-	"github.com/blevesearch/bleve/v2/analysis/lang/cjk"
-	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search/query"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/search"
@@ -317,38 +314,6 @@ func TestBleveEmpty(t *testing.T) {
 	}
 }
 
-// queryTestMapping is a static mapping like the production one: the three
-// text fields with the cjk analyzer and term vectors (phrases need them),
-// keyword fields, a boolean, a datetime and a number.
-func queryTestMapping() mapping.IndexMapping {
-	doc := mapping.NewDocumentStaticMapping()
-	for _, f := range []string{search.FieldRequest, search.FieldResponse, search.FieldError} {
-		fm := mapping.NewTextFieldMapping()
-		fm.Analyzer = cjk.AnalyzerName
-		fm.Store, fm.IncludeInAll, fm.IncludeTermVectors = false, false, true
-		doc.AddFieldMappingsAt(f, fm)
-	}
-	for _, f := range []string{search.FieldPath, search.FieldMethod, search.FieldModel, search.FieldStatus, search.FieldOutcome, search.FieldKey} {
-		fm := mapping.NewKeywordFieldMapping()
-		fm.Store, fm.IncludeInAll = false, false
-		doc.AddFieldMappingsAt(f, fm)
-	}
-	stream := mapping.NewBooleanFieldMapping()
-	stream.Store, stream.IncludeInAll = false, false
-	doc.AddFieldMappingsAt(search.FieldStream, stream)
-	ts := mapping.NewDateTimeFieldMapping()
-	ts.Store, ts.IncludeInAll, ts.DocValues = false, false, true
-	doc.AddFieldMappingsAt(search.FieldTime, ts)
-	seq := mapping.NewNumericFieldMapping()
-	seq.Store, seq.IncludeInAll = false, false
-	doc.AddFieldMappingsAt(search.FieldSeq, seq)
-
-	m := mapping.NewIndexMapping()
-	m.DefaultMapping = doc
-	m.DefaultAnalyzer = keyword.Name
-	m.IndexDynamic, m.StoreDynamic, m.DocValuesDynamic = false, false, false
-	return m
-}
 
 // testDoc is a record as the index sees it.
 type testDoc struct {
@@ -423,8 +388,8 @@ func (d testDoc) fields(i int) map[string]any {
 		search.FieldStatus:   fmt.Sprintf("%03d", d.status),
 		search.FieldOutcome:  outcome,
 		search.FieldStream:   d.stream,
-		search.FieldTime:     start,
-		search.FieldSeq:      float64(i + 1),
+		search.FieldTime:     search.TimeTerm(start),
+		search.FieldSeq:      search.SeqTerm(int64(i + 1)),
 	}
 	if d.key != "" {
 		doc[search.FieldKey] = d.key
@@ -442,7 +407,7 @@ var (
 func openTestIndex(tb testing.TB) bleve.Index {
 	tb.Helper()
 	testIndexOnce.Do(func() {
-		idx, err := bleve.NewMemOnly(queryTestMapping())
+		idx, err := bleve.NewMemOnly(search.NewMapping())
 		if err != nil {
 			testIndexErr = err
 			return
