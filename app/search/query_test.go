@@ -314,7 +314,6 @@ func TestBleveEmpty(t *testing.T) {
 	}
 }
 
-
 // testDoc is a record as the index sees it.
 type testDoc struct {
 	id                string
