@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -194,6 +195,7 @@ func TestBrowser(t *testing.T) {
 		for _, page := range []struct{ name, url, ready string }{
 			{"detail", app.webURL + "/request/" + first, "detail-conversation"},
 			{"dashboard", app.webURL + "/", "request-table"},
+			{"search", app.webURL + "/?search=" + url.QueryEscape(term), "preview-request"},
 		} {
 			for _, size := range []struct {
 				name          string

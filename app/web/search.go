@@ -276,7 +276,7 @@ func statusCounts(res search.Result) map[string]int64 {
 // previewLead how much of it comes before the first hit.
 const (
 	previewLen  = 160
-	previewLead = 40
+	previewLead = 20
 )
 
 // maxPreviewScan bounds how much of one text is searched for its first
@@ -395,6 +395,9 @@ func backRunes(s string, at, n int) int {
 		}
 		_, size := utf8.DecodeLastRuneInString(s[:i])
 		i -= size
+	}
+	if i == 0 {
+		return 0
 	}
 	if sp := strings.IndexFunc(s[i:at], unicode.IsSpace); sp >= 0 {
 		i += sp
