@@ -236,7 +236,13 @@ func (a *testApp) one(where string, args ...any) row {
 // post sends a raw request to the proxy.
 func (a *testApp) do(method, path string, body io.Reader, header map[string]string) *http.Response {
 	a.t.Helper()
-	req, err := http.NewRequest(method, a.proxyURL+path, body)
+	return a.send(method, a.proxyURL+path, body, header)
+}
+
+// send sends a request to url with the given headers.
+func (a *testApp) send(method, url string, body io.Reader, header map[string]string) *http.Response {
+	a.t.Helper()
+	req, err := http.NewRequest(method, url, body)
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -253,18 +259,7 @@ func (a *testApp) do(method, path string, body io.Reader, header map[string]stri
 // doWeb sends a request to the dashboard.
 func (a *testApp) doWeb(method, path string, header map[string]string) *http.Response {
 	a.t.Helper()
-	req, err := http.NewRequest(method, a.webURL+path, nil)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	return resp
+	return a.send(method, a.webURL+path, nil, header)
 }
 
 // readEvents reads SSE events (the text before each blank line) from r and
