@@ -313,16 +313,8 @@ func (s *scanner) object(member func(key []byte) bool) bool {
 		if !member(lit[1 : len(lit)-1]) {
 			return false
 		}
-		s.space()
-		switch {
-		case s.is(','):
-			s.i++
-			s.space()
-		case s.is('}'):
-			s.i++
-			return true
-		default:
-			return false
+		if end, ok := s.after('}'); !ok || end {
+			return ok
 		}
 	}
 }
@@ -343,18 +335,27 @@ func (s *scanner) array(elem func() bool) bool {
 		if !elem() {
 			return false
 		}
-		s.space()
-		switch {
-		case s.is(','):
-			s.i++
-			s.space()
-		case s.is(']'):
-			s.i++
-			return true
-		default:
-			return false
+		if end, ok := s.after(']'); !ok || end {
+			return ok
 		}
 	}
+}
+
+// after reads what follows a member or an element: a ',' before the next
+// one, or closer, which ends the object or array (end). ok is false for
+// anything else.
+func (s *scanner) after(closer byte) (end, ok bool) {
+	s.space()
+	switch {
+	case s.is(','):
+		s.i++
+		s.space()
+		return false, true
+	case s.is(closer):
+		s.i++
+		return true, true
+	}
+	return false, false
 }
 
 // null reads a null if one is next. When it returns false, the caller's
