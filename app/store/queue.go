@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3"
-
-	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 )
 
 // Defaults of the queue's limits.
@@ -199,6 +197,3 @@ func storeFailing(err error) bool {
 	}
 	return false
 }
-
-// sizeOf is what a record counts against the budget.
-func sizeOf(rec *capture.Record) int64 { return rec.MemSize() }

@@ -52,7 +52,7 @@ func (s *SQLite) Record(rec *capture.Record) error {
 	if rec == nil {
 		return errors.New("store: record: nil record")
 	}
-	o := &op{rec: rec, ready: make(chan struct{}), size: sizeOf(rec)}
+	o := &op{rec: rec, ready: make(chan struct{}), size: rec.MemSize()}
 	if !s.budget.take(o.size) {
 		s.budget.lose(rec.ID)
 		return nil
@@ -98,7 +98,7 @@ func (s *SQLite) sendWait(o *op) bool {
 func (s *SQLite) analyze() {
 	for o := range s.work {
 		s.prepare(o.rec)
-		size := sizeOf(o.rec)
+		size := o.rec.MemSize()
 		s.budget.adjust(size - o.size)
 		o.size = size
 		close(o.ready)
