@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -117,7 +118,23 @@ func bigRecord(t testing.TB, size int) *capture.Record {
 // TestQueueMemoryCeiling: with the writer stalled, a flood of records with
 // 4 MiB bodies grows the heap by no more than the byte budget plus a
 // stated constant; the rest are counted as lost.
+//
+// RSS is a property of a process, so the test runs itself in a fresh one:
+// other tests' garbage cannot count against the budget, and GODEBUG
+// disablethp=1 keeps a kernel with transparent huge pages set to "always"
+// from refilling freed heap pages (go.dev/issue/64332; the README says the
+// same to operators).
 func TestQueueMemoryCeiling(t *testing.T) {
+	if os.Getenv("ORP_MEMORY_CEILING_CHILD") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestQueueMemoryCeiling$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), "ORP_MEMORY_CEILING_CHILD=1", "GODEBUG=disablethp=1")
+		out, err := cmd.CombinedOutput()
+		t.Logf("child process:\n%s", out)
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestQueueMemoryCeiling") {
+			t.Fatalf("the memory ceiling failed in its own process: %v", err)
+		}
+		return
+	}
 	const budget = 32 << 20
 	const slack = 16 << 20 // the stated constant: one record over budget, runtime and test noise
 	hook, entered, release := stalledWriter()
@@ -145,7 +162,9 @@ func TestQueueMemoryCeiling(t *testing.T) {
 	if grown > budget+slack {
 		t.Errorf("heap grew %d MiB, more than the %d MiB budget plus %d MiB", grown>>20, budget>>20, slack>>20)
 	}
-	if rssGrown > budget+slack {
+	if raceEnabled {
+		t.Log("the race detector's shadow memory inflates RSS; only the heap is checked")
+	} else if rssGrown > budget+slack {
 		t.Errorf("RSS grew %d MiB, more than the %d MiB budget plus %d MiB", rssGrown>>20, budget>>20, slack>>20)
 	}
 	if h.QueuedBytes > budget+(2<<20) || h.Lost < 150 {

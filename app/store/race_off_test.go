@@ -1,0 +1,7 @@
+//go:build !race
+
+package store_test
+
+// raceEnabled is true when the race detector, whose shadow memory makes
+// RSS readings meaningless, is built in.
+const raceEnabled = false
