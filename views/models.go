@@ -107,8 +107,11 @@ type Table struct {
 	Page       int
 	TotalPages int
 	Total      int64
-	Admin      bool   // adds the key column
-	PollURL    string // the URL the table polls: filter query and cursor included
+	// Approx is true when Total is an estimate (a phrase search with more
+	// candidates than the index checks): the pager says "about".
+	Approx  bool
+	Admin   bool   // adds the key column
+	PollURL string // the URL the table polls: filter query and cursor included
 	// QueryString is the current filter without page, to build page links
 	// as "/?"+QueryString+"&page=N".
 	QueryString string

@@ -10,3 +10,11 @@ var (
 	TimeTerm = timeTerm
 	SeqTerm  = seqTerm
 )
+
+// HoldsOrder reports whether a document with these text fields (request,
+// response, error) passes the word-order checks Index.Search makes of q's
+// phrases after the Bleve query.
+func HoldsOrder(q *Query, req, resp, errText string) bool {
+	must, not := q.checks()
+	return holds([len(textFields)]string{req, resp, errText}, must, not)
+}

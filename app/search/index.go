@@ -40,6 +40,9 @@ type Source interface {
 	// Feed returns the last sequence, the number of records and the
 	// start of the oldest.
 	Feed(ctx context.Context) (store.FeedState, error)
+	// Texts returns the texts of the records with these ids that v may
+	// see, for checking a phrase's word order (verify.go).
+	Texts(ctx context.Context, ids []string, v store.Viewer) (map[string]store.Texts, error)
 }
 
 // ErrNotReady is returned by Search while the index is being built or is

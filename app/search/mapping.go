@@ -14,7 +14,7 @@ import (
 
 // mappingVersion names the mapping below. An index built with another
 // version is rebuilt in the background on start.
-const mappingVersion = "2"
+const mappingVersion = "3"
 
 // textAnalyzer is the analyzer of the text fields: Unicode word
 // segmentation, full/half width folding, lower case, and bigrams of CJK
@@ -24,15 +24,17 @@ const mappingVersion = "2"
 const textAnalyzer = cjk.AnalyzerName
 
 // newMapping returns the index's static mapping: one document type, no
-// dynamic fields, nothing stored, no _all field. Text fields keep term
-// vectors, which phrase queries need; the fields results are sorted or
-// faceted by keep doc values.
+// dynamic fields, nothing stored, no _all field, and no term vectors: they
+// would take 60% of the index. A phrase is therefore found in the index
+// as all its words in one field, and its word order is checked against the
+// text in SQLite (see verify.go). The fields results are sorted or faceted
+// by keep doc values.
 func newMapping() *mapping.IndexMappingImpl {
 	text := func() *mapping.FieldMapping {
 		f := mapping.NewTextFieldMapping()
 		f.Analyzer = textAnalyzer
 		f.Store, f.IncludeInAll, f.DocValues = false, false, false
-		f.IncludeTermVectors = true
+		f.IncludeTermVectors = false
 		return f
 	}
 	kw := func(docValues bool) *mapping.FieldMapping {
@@ -102,18 +104,9 @@ func document(rec *capture.Record) map[string]any {
 			models = append(models, m)
 		}
 	}
-	var resp strings.Builder
-	for _, s := range []string{rec.Content, rec.Reasoning, rec.ToolCallsJSON} {
-		if s != "" {
-			if resp.Len() > 0 {
-				resp.WriteByte('\n')
-			}
-			resp.WriteString(s)
-		}
-	}
 	d := map[string]any{
 		FieldRequest:  requestText(rec.ReqBodyStored),
-		FieldResponse: resp.String(),
+		FieldResponse: responseText(rec.Content, rec.Reasoning, rec.ToolCallsJSON),
 		FieldError:    rec.Error,
 		FieldPath:     rec.Path,
 		FieldMethod:   strings.ToUpper(rec.Method),

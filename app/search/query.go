@@ -479,6 +479,10 @@ func isHex(s string) bool {
 // exclusions sit in a conjunct of their own. key: is refused for anyone
 // but an admin.
 //
+// The query matches a phrase's words in any order, and leaves out the
+// excluded phrases of two or more words: Index.Search checks both against
+// the text. Alone, it finds a superset of the matches.
+//
 // f means what it means to store.List: KeyHash exact, Status one of the
 // store.Status classes (anything else is a *QueryError), Model the
 // requested or the served model, Method ignoring case, From inclusive, To
@@ -544,6 +548,9 @@ func (q *Query) Bleve(v store.Viewer, f store.Filter) (query.Query, error) {
 		}
 	}
 	for _, t := range q.Exclude {
+		if t.ordered() {
+			continue // excluded by Index.Search, which checks the order
+		}
 		if tq := textQuery(t); tq != nil {
 			not = append(not, tq)
 		}
@@ -665,7 +672,9 @@ func timeQuery(from, to time.Time) query.Query {
 // textQuery returns the query for a word or phrase in any text field, or
 // nil for an empty term. A word is matched exactly, within one edit that
 // keeps its first character (which bounds the terms the edit visits) and
-// as a prefix, as t says; a phrase by the field's analyzer, in order.
+// as a prefix, as t says; a phrase as all of the words the field's
+// analyzer makes of it, in one field, in any order (the index keeps no
+// positions: Index.Search checks the order).
 // Fuzzy and prefix terms are not analysed by Bleve, so they are lowered
 // here, as the analyzer lowers the text.
 func textQuery(t Term) query.Query {
@@ -674,10 +683,13 @@ func textQuery(t Term) query.Query {
 	}
 	var or []query.Query
 	if t.Phrase {
+		// All the phrase's words in one field; their order is checked
+		// afterwards, against the text (verify.go).
 		for _, field := range textFields {
-			pq := query.NewMatchPhraseQuery(t.Text)
-			pq.SetField(field)
-			or = append(or, pq)
+			mq := query.NewMatchQuery(t.Text)
+			mq.SetOperator(query.MatchQueryOperatorAnd)
+			mq.SetField(field)
+			or = append(or, mq)
 		}
 		return query.NewDisjunctionQuery(or)
 	}

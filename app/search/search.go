@@ -34,11 +34,14 @@ type Facet struct {
 
 // Result is a page of matches.
 type Result struct {
-	IDs      []string // the page, in order
-	Total    uint64   // all matches
-	Models   []Facet  // with Request.Facets: the models of all matches, most first
-	Statuses []Facet  // with Request.Facets: their statuses
-	Outcomes []Facet  // with Request.Facets: their outcomes (ok, upstream_error, …)
+	IDs   []string // the page, in order
+	Total uint64   // all matches
+	// Approx is true when Total is an estimate: a phrase's word order is
+	// checked on at most verifyBudget candidates (see verify.go).
+	Approx   bool
+	Models   []Facet // with Request.Facets: the models of all matches, most first
+	Statuses []Facet // with Request.Facets: their statuses
+	Outcomes []Facet // with Request.Facets: their outcomes (ok, upstream_error, …)
 	Took     time.Duration
 }
 
@@ -74,7 +77,12 @@ func (ix *Index) Search(ctx context.Context, r Request) (Result, error) {
 		if bq, err = q.Bleve(r.Viewer, r.Filter); err != nil {
 			return Result{}, err
 		}
-		if res, err = run(ctx, ix.bi, bq, r); err == nil || !strings.Contains(err.Error(), "TooManyClauses") {
+		if must, not := q.checks(); len(must)+len(not) > 0 {
+			res, err = ix.verified(ctx, ix.bi, bq, r, must, not)
+		} else {
+			res, err = run(ctx, ix.bi, bq, r)
+		}
+		if err == nil || !strings.Contains(err.Error(), "TooManyClauses") {
 			return res, err
 		}
 	}

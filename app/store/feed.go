@@ -86,6 +86,7 @@ type Texts struct {
 	Request   []byte // the stored request body
 	Content   string // the reply
 	Reasoning string
+	ToolCalls string // JSON array; "" when none
 	Error     string
 }
 
@@ -101,7 +102,7 @@ func (s *SQLite) Texts(ctx context.Context, ids []string, v Viewer) (map[string]
 	if err != nil {
 		return nil, fmt.Errorf("store: texts: %w", err)
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, body, COALESCE(content, ''), COALESCE(reasoning, ''), COALESCE(error, '')
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, body, COALESCE(content, ''), COALESCE(reasoning, ''), COALESCE(tool_calls, ''), COALESCE(error, '')
 		FROM requests WHERE `+cond, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: texts: %w", err)
@@ -110,7 +111,7 @@ func (s *SQLite) Texts(ctx context.Context, ids []string, v Viewer) (map[string]
 	for rows.Next() {
 		var id string
 		var t Texts
-		if err := rows.Scan(&id, &t.Request, &t.Content, &t.Reasoning, &t.Error); err != nil {
+		if err := rows.Scan(&id, &t.Request, &t.Content, &t.Reasoning, &t.ToolCalls, &t.Error); err != nil {
 			return nil, fmt.Errorf("store: texts: %w", err)
 		}
 		out[id] = t

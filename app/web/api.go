@@ -149,6 +149,7 @@ func (s *Server) handleAPIRequests(w http.ResponseWriter, r *http.Request) {
 	out := map[string]any{"requests": list, "total_count": f.total, "page": q.page, "page_size": q.pageSize}
 	if q.searching() {
 		out["search_backend"] = f.backend()
+		out["total_is_estimate"] = f.approx
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -221,6 +222,7 @@ func (s *Server) handleAPIStats(w http.ResponseWriter, r *http.Request) {
 	}
 	if q.searching() {
 		out["search_backend"] = f.backend()
+		out["total_is_estimate"] = f.approx
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -180,7 +180,7 @@ func (s *Server) computeUpdate(ctx context.Context, id auth.Identity, q query) (
 func (s *Server) table(ctx context.Context, id auth.Identity, q query, f found, version string) (views.Table, error) {
 	qs := q.encode()
 	t := views.Table{
-		Page: q.page, Total: f.total, Admin: id.Admin, QueryString: qs, Filtered: filtered(q.view),
+		Page: q.page, Total: f.total, Approx: f.approx, Admin: id.Admin, QueryString: qs, Filtered: filtered(q.view),
 		TotalPages: max(1, int((f.total+int64(q.pageSize)-1)/int64(q.pageSize))),
 		Preview:    q.searching(), Notice: f.notice,
 	}

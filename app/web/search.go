@@ -47,6 +47,8 @@ const narrowNote = "Too many matches to sum; narrow the search to see these."
 type found struct {
 	recs  []*capture.Record // the page, in order
 	total int64
+	// approx says total is the index's estimate (search.Result.Approx).
+	approx bool
 	// indexed says the index answered; res is then its answer, facets
 	// included.
 	indexed bool
@@ -108,7 +110,7 @@ func (s *Server) find(ctx context.Context, q query) (found, error) {
 			if err != nil {
 				return found{}, err
 			}
-			return found{recs: recs, total: int64(res.Total), indexed: true, res: res}, nil
+			return found{recs: recs, total: int64(res.Total), approx: res.Approx, indexed: true, res: res}, nil
 		}
 	}
 	recs, total, err := s.Store.List(ctx, q.filter)
@@ -181,7 +183,7 @@ func (s *Server) summarize(ctx context.Context, q query, f found) (summary, erro
 	}
 	res := f.res
 	total := int64(res.Total)
-	sum := summary{summed: total <= maxSummed}
+	sum := summary{summed: total <= maxSummed && !res.Approx}
 	if sum.summed && total > 0 {
 		r := q.searchRequest(0, int(total), false)
 		r.Relevance = false
