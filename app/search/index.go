@@ -572,6 +572,7 @@ func (ix *Index) rebuild(ctx context.Context) (int64, error) {
 		}
 		wm = recs[len(recs)-1].Seq
 	}
+	forceMerge(ctx, bi, ix.log)
 	if err := bi.Close(); err != nil {
 		return done, err
 	}
@@ -598,6 +599,24 @@ func (ix *Index) rebuild(ctx context.Context) (int64, error) {
 	ix.setWatermark(nwm)
 	ix.log.Info("search: the index is ready", "records", done, "took", time.Since(start).Round(time.Millisecond))
 	return done, nil
+}
+
+// forceMerge merges a freshly built index into one segment: a search
+// visits every segment, and a build leaves a dozen or more. The merge
+// policy keeps later additions in few segments by itself.
+func forceMerge(ctx context.Context, bi bleve.Index, log *slog.Logger) {
+	adv, err := bi.Advanced()
+	if err != nil {
+		return
+	}
+	if s, ok := adv.(*scorch.Scorch); ok {
+		start := time.Now()
+		if err := s.ForceMerge(ctx, nil); err != nil {
+			log.Warn("search: merge the new index", "err", err)
+			return
+		}
+		log.Info("search: merged the new index into one segment", "took", time.Since(start).Round(time.Millisecond))
+	}
 }
 
 // delete removes pruned records from the index.
