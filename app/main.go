@@ -93,12 +93,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	tracker := live.New()
+	mx := metrics.New(metrics.Options{})
 	var toIndex indexHooks // the index opens after the store it reads from
 	st, err := store.Open(ctx, cfg.DBPath(), store.Options{
 		QueueBytes: cfg.QueueBytes,
 		MaxHistory: cfg.MaxHistory,
 		Logger:     log,
 		Hooks: append([]store.Hook{
+			mx.Hook(), // first: it times the commit from the start of the InTx hooks
 			{AfterCommit: tracker.Committed, AfterPrune: tracker.Pruned},
 			{AfterCommit: toIndex.committed, AfterPrune: toIndex.pruned},
 		}, hooks...),
@@ -116,6 +118,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer index.Close()
 	toIndex.set(index)
+	mx.Watch(st, index)
 
 	secret, err := auth.LoadSecret(cfg.SessionSecret, cfg.DataDir)
 	if err != nil {
@@ -150,7 +153,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ProxyURL:       "http://" + proxyLn.Addr().String(),
 		Demo:           cfg.Demo,
 		Health:         st.Health,
-		Metrics:        metrics.Handler(metrics.New(st.Health), cfg.MetricsToken),
+		Metrics:        mx.Handler(cfg.MetricsToken),
 		Log:            log,
 	}
 	webSrv := newServer(dash.Handler(), log)

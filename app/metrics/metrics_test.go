@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,7 +16,9 @@ import (
 
 func TestPipelineMetrics(t *testing.T) {
 	health := store.Health{Degraded: true, Failing: true, Lost: 7, QueuedRecords: 3, QueuedBytes: 4096, BudgetBytes: 1 << 20}
-	srv := httptest.NewServer(metrics.Handler(metrics.New(func() store.Health { return health }), ""))
+	m := metrics.New(metrics.Options{})
+	m.Watch(fakePipeline{health: health}, nil)
+	srv := httptest.NewServer(m.Handler(""))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL)
 	if err != nil {
@@ -48,7 +51,7 @@ func TestPipelineMetrics(t *testing.T) {
 }
 
 func TestMetricsToken(t *testing.T) {
-	srv := httptest.NewServer(metrics.Handler(metrics.New(func() store.Health { return store.Health{} }), "s3cret-token"))
+	srv := httptest.NewServer(metrics.New(metrics.Options{}).Handler("s3cret-token"))
 	defer srv.Close()
 	for auth, want := range map[string]int{"": 401, "Bearer wrong": 401, "Basic s3cret-token": 401, "Bearer s3cret-token": 200} {
 		req, _ := http.NewRequest("GET", srv.URL, nil)
@@ -68,3 +71,13 @@ func TestMetricsToken(t *testing.T) {
 		}
 	}
 }
+
+// fakePipeline stands in for the store.
+type fakePipeline struct {
+	health store.Health
+	feed   store.FeedState
+}
+
+func (p fakePipeline) Health() store.Health { return p.health }
+
+func (p fakePipeline) Feed(context.Context) (store.FeedState, error) { return p.feed, nil }
