@@ -161,8 +161,14 @@ func (s *Server) handleAPIRequest(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, true)
 		return
 	}
+	writeJSON(w, http.StatusOK, toAPIDetail(rec, id.Admin))
+}
+
+// toAPIDetail is everything stored of rec, as GET /api/request/{id} and
+// the JSONL export show it.
+func toAPIDetail(rec *capture.Record, admin bool) apiDetail {
 	d := apiDetail{
-		apiRequest: toAPIRequest(rec, id.Admin), Query: rec.Query, ClientAddr: rec.ClientAddr,
+		apiRequest: toAPIRequest(rec, admin), Query: rec.Query, ClientAddr: rec.ClientAddr,
 		Headers: rawOr(rec.ReqHeaderJSON, "{}"), BodySize: rec.ReqBody.Size, BodyTruncated: rec.ReqTruncated,
 		ResponseHeaders: rawOr(rec.RespHeaderJSON, "{}"), ResponseSize: rec.RespBody.Size, ResponseTruncated: rec.RespTruncated,
 		Content: rec.Content, Reasoning: rec.Reasoning, ToolCalls: rawOr(rec.ToolCallsJSON, "[]"),
@@ -171,7 +177,7 @@ func (s *Server) handleAPIRequest(w http.ResponseWriter, r *http.Request) {
 	d.KeyMask = rec.KeyMask // the caller's own key, or an admin
 	d.Body, d.BodyEncoding = bodyField(rec.ReqBodyStored)
 	d.ResponseBody, d.ResponseEncoding = bodyField(rec.RespBodyStored)
-	writeJSON(w, http.StatusOK, d)
+	return d
 }
 
 // handleAPIStats answers the original system's four fields plus more.

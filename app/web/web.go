@@ -28,6 +28,9 @@ type Store interface {
 	// Texts returns the text of the records with these ids that v may
 	// see, for the previews of a search.
 	Texts(ctx context.Context, ids []string, v store.Viewer) (map[string]store.Texts, error)
+	// Each calls fn with every record matching f that f.Viewer may see,
+	// bodies included, newest first, reading in pages: for an export.
+	Each(ctx context.Context, f store.Filter, fn func(*capture.Record) error) error
 }
 
 // Server holds the dashboard's dependencies.
