@@ -99,6 +99,7 @@ func (r *Record) Analyze() {
 	}
 
 	r.Model = a.model
+	r.Provider = a.provider
 	r.GenerationID = cmp.Or(genHeader, a.genID)
 	r.Content = a.content.String()
 	r.Reasoning = a.reasoning.String()
@@ -115,7 +116,7 @@ func (r *Record) Analyze() {
 
 	r.Outcome, r.Error = r.outcome(&a)
 	for _, f := range []*string{&r.Content, &r.Reasoning, &r.ToolCallsJSON, &r.Error, &r.ProxyErr,
-		&r.ModelRequested, &r.Model, &r.GenerationID, &r.FinishReason} {
+		&r.ModelRequested, &r.Model, &r.Provider, &r.GenerationID, &r.FinishReason} {
 		*f = scrubString(*f, secret)
 	}
 	r.Analyzed = true

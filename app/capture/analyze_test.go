@@ -51,6 +51,7 @@ func TestAnalyzeOpenRouterStream(t *testing.T) {
 				{"ToolCallsJSON", r.ToolCallsJSON, wantStreamTools},
 				{"FinishReason", r.FinishReason, "tool_calls"},
 				{"Model", r.Model, "openai/o4-mini-2025-04-16"},
+				{"Provider", r.Provider, "OpenAI"},
 				{"GenerationID", r.GenerationID, tt.wantGen},
 				{"HasUsage", r.HasUsage, true},
 				{"PromptTokens", r.PromptTokens, int64(42)},
@@ -179,6 +180,7 @@ func compareDerived(t *testing.T, got, want *capture.Record) {
 		{"FinishReason", got.FinishReason, want.FinishReason},
 		{"GenerationID", got.GenerationID, want.GenerationID},
 		{"Model", got.Model, want.Model},
+		{"Provider", got.Provider, want.Provider},
 		{"HasUsage", got.HasUsage, want.HasUsage},
 		{"PromptTokens", got.PromptTokens, want.PromptTokens},
 		{"CompletionTokens", got.CompletionTokens, want.CompletionTokens},
@@ -207,7 +209,7 @@ func TestAnalyzeStreamError(t *testing.T) {
 	r := exchange(200, sseHeader(), bigLimit, pieces...)
 	r.Analyze()
 	compareDerived(t, r, &capture.Record{
-		Content: "partial", FinishReason: "error", GenerationID: "gen-9", Model: "m",
+		Content: "partial", FinishReason: "error", GenerationID: "gen-9", Model: "m", Provider: "Fireworks",
 		Outcome: capture.OutcomeStreamError, Error: "502: Provider disconnected",
 	})
 }
@@ -232,7 +234,7 @@ func TestAnalyzeJSON(t *testing.T) {
 				"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":2},
 				"cost_details":{"upstream_inference_cost":null}}}`,
 			want: capture.Record{Content: "Paris.", Reasoning: "Capital of France.", FinishReason: "stop",
-				GenerationID: "gen-h", Model: "google/gemini-2.5-flash",
+				GenerationID: "gen-h", Model: "google/gemini-2.5-flash", Provider: "Google",
 				ToolCallsJSON: `[{"id":"call_1","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]`,
 				HasUsage:      true, PromptTokens: 12, CompletionTokens: 3, TotalTokens: 15, ReasoningTokens: 2, Cost: 0.00002},
 		},

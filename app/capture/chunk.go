@@ -26,18 +26,18 @@ import (
 // chunk is what fastChunk reads from an event: JSON string literals with
 // their quotes, nil when absent or null.
 type chunk struct {
-	id, model, finish, text          []byte
-	content, reasoning, reasoningAlt []byte // reasoningAlt is reasoning_content
-	choice                           bool   // the event has a choice with index 0
-	delta                            bool   // that choice has a delta object
-	details                          bool   // the delta has reasoning_details
+	id, model, provider, finish, text []byte
+	content, reasoning, reasoningAlt  []byte // reasoningAlt is reasoning_content
+	choice                            bool   // the event has a choice with index 0
+	delta                             bool   // that choice has a delta object
+	details                           bool   // the delta has reasoning_details
 }
 
 // The JSON names of the fields of event, choice and message. A key that
 // equals one of these but for case is matched by encoding/json, so the fast
 // path must decline it.
 var (
-	eventFields   = []string{"type", "id", "model", "choices", "usage", "error", "delta", "output_index", "item", "response", "output", "status", "incomplete_details", "code", "message", "index", "content_block", "content", "stop_reason"}
+	eventFields   = []string{"type", "id", "model", "provider", "choices", "usage", "error", "delta", "output_index", "item", "response", "output", "status", "incomplete_details", "code", "message", "index", "content_block", "content", "stop_reason"}
 	choiceFields  = []string{"index", "delta", "message", "text", "finish_reason"}
 	messageFields = []string{"content", "reasoning", "reasoning_content", "reasoning_details", "tool_calls"}
 )
@@ -64,6 +64,9 @@ func (a *analysis) fastChunk(data []byte) (output, ok bool) {
 	}
 	if !isEmptyString(c.model) {
 		setString(&a.model, c.model)
+	}
+	if !isEmptyString(c.provider) {
+		setString(&a.provider, c.provider)
 	}
 	if c.choice {
 		if c.delta {
@@ -137,6 +140,8 @@ func (c *chunk) read(data []byte) bool {
 			return s.once(&seen, 2) && s.stringOrNull(&c.model)
 		case "choices":
 			return s.once(&seen, 4) && c.readChoices(&s)
+		case "provider":
+			return s.once(&seen, 8) && s.stringOrNull(&c.provider)
 		}
 		return s.other(key, eventFields)
 	})

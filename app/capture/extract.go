@@ -14,6 +14,7 @@ type analysis struct {
 	reasoning strings.Builder
 	tools     toolCalls
 	model     string
+	provider  string // who served the request behind OpenRouter
 	genID     string
 	finish    string
 	usage     usageSum
@@ -91,6 +92,9 @@ func (a *analysis) streamEvent(ev *event, tail bool) (output bool) {
 	}
 	if ev.Model != "" {
 		a.model = ev.Model
+	}
+	if ev.Provider != "" {
+		a.provider = ev.Provider
 	}
 	if c := firstChoice(ev.Choices); c != nil {
 		if !tail {
@@ -238,6 +242,7 @@ func (a *analysis) whole(ev *event) {
 		a.genID = ev.ID
 	}
 	a.model = ev.Model
+	a.provider = ev.Provider
 	if c := firstChoice(ev.Choices); c != nil {
 		if c.Message != nil {
 			a.addMessage(c.Message, true)
@@ -305,6 +310,8 @@ func (a *analysis) partial(head, tail []byte) {
 			a.genID = rawString(val)
 		case "model":
 			a.model = rawString(val)
+		case "provider":
+			a.provider = rawString(val)
 		case "usage":
 			var u usage
 			if decodeObject(val, &u) {

@@ -76,6 +76,7 @@ type Record struct {
 	Stream           bool   // the answer was text/event-stream
 	ModelRequested   string // "model" of the request body
 	Model            string // "model" the upstream says served the request
+	Provider         string // "provider" the upstream says served it behind OpenRouter, e.g. "OpenAI"; "" when not said
 	Content          string // assistant output; reassembled for streams
 	Reasoning        string // reasoning text; reassembled for streams
 	ToolCallsJSON    string // tool calls with joined arguments as a JSON array; "" when none

@@ -17,12 +17,14 @@ import (
 
 // event is a stream event or a whole response body.
 type event struct {
-	Type    string          `json:"type"`
-	ID      string          `json:"id"`
-	Model   string          `json:"model"`
-	Choices []choice        `json:"choices"`
-	Usage   *usage          `json:"usage"`
-	Error   json.RawMessage `json:"error"`
+	Type  string `json:"type"`
+	ID    string `json:"id"`
+	Model string `json:"model"`
+	// Provider is who served the request behind OpenRouter ("OpenAI").
+	Provider string          `json:"provider"`
+	Choices  []choice        `json:"choices"`
+	Usage    *usage          `json:"usage"`
+	Error    json.RawMessage `json:"error"`
 
 	// Responses API.
 	Delta             json.RawMessage `json:"delta"` // a string here, an object for Anthropic
