@@ -20,6 +20,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/requests", s.requireAPI(s.handleAPIRequests))
 	mux.Handle("GET /api/request/{id}", s.requireAPI(s.handleAPIRequest))
 	mux.Handle("GET /api/stats", s.requireAPI(s.handleAPIStats))
+	mux.Handle("GET /api/export", s.requireAPI(s.handleExport))
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.Metrics)
