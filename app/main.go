@@ -5,6 +5,7 @@
 //	go run ./app -demo           # the same, offline, against a built-in mock upstream
 //	go run ./app mock-upstream   # only the mock upstream
 //	go run ./app reindex         # rebuild the search index from SQLite (service stopped)
+//	go run ./app import-seed old.db  # bring in the original Python system's history
 package main
 
 import (
@@ -35,6 +36,7 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/mockupstream"
 	"github.com/openrouter-proxy/openrouter-proxy/app/proxy"
 	"github.com/openrouter-proxy/openrouter-proxy/app/search"
+	"github.com/openrouter-proxy/openrouter-proxy/app/seed"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/app/web"
 )
@@ -60,6 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return runMock(ctx, args[1:], stdout, stderr)
 		case "reindex":
 			return runReindex(ctx, args[1:], getenv, stderr)
+		case "import-seed":
+			return runImportSeed(ctx, args[1:], getenv, stderr)
 		}
 	}
 	cfg, err := config.Load(getenv, args, stderr)
@@ -267,6 +271,83 @@ func runReindex(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	bar.Finish()
 	fmt.Fprintf(stderr, "indexed %d records in %s\n", n, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// runImportSeed records the history of the original Python system:
+// `openrouter-proxy import-seed [-tz ZONE] PATH [settings]`. Records go
+// through the store's writer like live traffic, so the rollups count them;
+// the search index takes them from SQLite when the service next starts.
+// Rows already imported are skipped, so running it twice changes nothing.
+func runImportSeed(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("import-seed", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	tz := fs.String("tz", "UTC", "time zone of the old timestamps written without one, e.g. Asia/Shanghai or Local")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: openrouter-proxy import-seed [-tz ZONE] PATH [settings flags such as -data-dir]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return errors.New("import-seed: want the path of the original system's database, e.g. import-seed ./proxy_requests.db")
+	}
+	path := fs.Arg(0)
+	loc, err := time.LoadLocation(*tz)
+	if err != nil {
+		return fmt.Errorf("import-seed: -tz %q: not a time zone such as UTC, Local or Asia/Shanghai", *tz)
+	}
+	cfg, err := config.Load(getenv, fs.Args()[1:], stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	// An import must not lose rows: Record waits for room in the queue
+	// as long as it takes, rather than giving records up as the proxy does.
+	st, err := store.Open(ctx, cfg.DBPath(), store.Options{QueueBytes: cfg.QueueBytes, QueueWait: 24 * time.Hour, Logger: log})
+	if err != nil {
+		return fmt.Errorf("store: open %s (DATA_DIR): %w", cfg.DBPath(), err)
+	}
+	defer st.Close()
+	bar := progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetDescription("importing"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("rows"),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }),
+	)
+	start := time.Now()
+	sum, err := seed.Import(ctx, path, st, seed.ImportOptions{
+		Options: seed.Options{Location: loc, BodyLimit: cfg.BodyLimit},
+		Logger:  log,
+		Progress: func(done, total int64) {
+			bar.ChangeMax64(total)
+			bar.Set64(done)
+		},
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("import-seed: interrupted after %s; run it again to bring in the rest", sum)
+		}
+		return fmt.Errorf("import-seed: %w", err)
+	}
+	bar.Finish()
+	if lost := st.Health().Lost; lost > 0 {
+		return fmt.Errorf("import-seed: %d records could not be written (the log names them); run it again to bring them in", lost)
+	}
+	took := time.Since(start)
+	fmt.Fprintf(stderr, "%s in %s (%.0f rows/s)\n", sum, took.Round(time.Millisecond), float64(sum.Rows)/took.Seconds())
+	if sum.Imported > 0 {
+		fmt.Fprintln(stderr, "the search index takes the new records from SQLite when the service next starts")
+	}
+	if feed, err := st.Feed(ctx); err == nil && cfg.MaxHistory > 0 && feed.Count > int64(cfg.MaxHistory) {
+		fmt.Fprintf(stderr, "note: the store holds %d records and MAX_REQUESTS_HISTORY=%d: the service will delete the oldest beyond it (set MAX_REQUESTS_HISTORY=0 to keep them all)\n",
+			feed.Count, cfg.MaxHistory)
+	}
 	return nil
 }
 
