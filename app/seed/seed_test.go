@@ -282,6 +282,41 @@ func TestConvert(t *testing.T) {
 		}
 	})
 
+	t.Run("HeaderObjects", func(t *testing.T) {
+		cases := []struct {
+			in   string
+			want map[string][]string
+		}{
+			{`{}`, map[string][]string{}},
+			{` { "A" : "1" , "B":"two words" } `, map[string][]string{"A": {"1"}, "B": {"two words"}}},
+			// Python's json.dumps escapes non-ASCII text by default.
+			{`{"X-Title": "\u5c0f\u52a9\u624b", "Q": "say \"hi\""}`, map[string][]string{"X-Title": {"小助手"}, "Q": {`say "hi"`}}},
+			{`{"X-Title": "小助手"}`, map[string][]string{"X-Title": {"小助手"}}},
+			{`{"A": "1", "N": 2, "L": ["x", "y"], "Z": null}`, map[string][]string{"A": {"1"}, "N": {"2"}, "L": {"x", "y"}}},
+			{`null`, map[string][]string{}},
+		}
+		for _, c := range cases {
+			r := jsonRow()
+			r.Headers = c.in
+			rec := mustConvert(t, r, seed.Options{})
+			if len(rec.ReqHeader) != len(c.want) {
+				t.Errorf("%s: headers %q, want %q", c.in, rec.ReqHeader, c.want)
+			}
+			for k, v := range c.want {
+				if got := rec.ReqHeader[k]; strings.Join(got, "|") != strings.Join(v, "|") {
+					t.Errorf("%s: %s = %q, want %q", c.in, k, got, v)
+				}
+			}
+		}
+		for _, bad := range []string{`{"A": "1"`, `{"A": "1",}`, `{"A" "1"}`, `{"A": "1"} x`, `"A"`, `{'A': '1'}`} {
+			r := jsonRow()
+			r.Headers = bad
+			if _, err := seed.Convert(r, seed.Options{}); err == nil {
+				t.Errorf("%s: converted", bad)
+			}
+		}
+	})
+
 	t.Run("HeaderForms", func(t *testing.T) {
 		r := jsonRow()
 		r.Headers = `[["Accept", "text/plain"], ["Accept", "application/json"], ["X-Retry", 3]]`
