@@ -42,7 +42,7 @@ var csvHeader = []string{
 const maxCSVText = 32_000
 
 // Paging of an export answered by the search index.
-const (
+var (
 	// exportSearchPage is how many ids one index query returns. The index
 	// visits every match below the cursor for each query, so fewer, larger
 	// pages cost less; ids are small.
@@ -73,7 +73,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 	}
 
 	out := &exportWriter{w: w, format: format, filename: exportFilename(q, format, s.clock()), admin: id.Admin}
-	err = s.exportRecords(r.Context(), q, out.write)
+	err = s.exportRecords(r.Context(), q, out)
 	if err == nil {
 		err = out.finish()
 	}
@@ -92,15 +92,18 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// exportRecords calls fn with every record q selects, newest first: from
-// the search index while it answers q's search, else from the store.
-func (s *Server) exportRecords(ctx context.Context, q query, fn func(*capture.Record) error) error {
+// exportRecords writes every record q selects to out, newest first: from
+// the search index while it answers q's search, else from the store. For
+// a search, out's backend says which.
+func (s *Server) exportRecords(ctx context.Context, q query, out *exportWriter) error {
 	if q.searching() {
-		if done, err := s.exportSearch(ctx, q, fn); done || err != nil {
+		out.backend = "index"
+		if done, err := s.exportSearch(ctx, q, out.write); done || err != nil {
 			return err
 		}
+		out.backend = "sql"
 	}
-	return s.Store.Each(ctx, q.filter, fn)
+	return s.Store.Each(ctx, q.filter, out.write)
 }
 
 // exportSearch calls fn with every match of q's search, newest first,
@@ -199,6 +202,9 @@ type exportWriter struct {
 	format   string
 	filename string
 	admin    bool
+	// backend, for a search, is what answered it: "index" or "sql", sent
+	// as X-Search-Backend as the API's search_backend.
+	backend string
 
 	started  bool
 	csv      *csv.Writer
@@ -215,6 +221,9 @@ func (e *exportWriter) start() error {
 	h.Set("Content-Type", exportFormats[e.format])
 	h.Set("Content-Disposition", `attachment; filename="`+e.filename+`"`)
 	h.Set("Cache-Control", "no-store")
+	if e.backend != "" {
+		h.Set("X-Search-Backend", e.backend)
+	}
 	e.w.WriteHeader(http.StatusOK)
 	e.buf = bufio.NewWriterSize(e.w, 32<<10)
 	if e.format == "jsonl" {
