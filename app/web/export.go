@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -151,10 +152,10 @@ func (s *Server) exportSearch(ctx context.Context, q query, fn func(*capture.Rec
 			continue
 		}
 		handed := 0
-		for ids := range chunk(fresh, exportFetch) {
+		for ids := range slices.Chunk(fresh, exportFetch) {
 			err := s.Store.Each(ctx, store.Filter{Viewer: q.filter.Viewer, IDs: ids}, func(rec *capture.Record) error {
-				// Within a page the store hands records over in id
-				// order, which may differ from time order by a little.
+				// The store hands a chunk over in id order, which
+				// may differ from time order by a little.
 				t := rec.Start.UTC().Truncate(time.Microsecond)
 				if !bounded || t.Before(boundary) {
 					boundary, bounded = t, true
@@ -178,19 +179,6 @@ func (s *Server) exportSearch(ctx context.Context, q query, fn func(*capture.Rec
 		}
 		r.Filter.To = boundary.Add(time.Microsecond)
 		r.Limit = exportSearchPage
-	}
-}
-
-// chunk yields s in consecutive pieces of at most n.
-func chunk[T any](s []T, n int) func(yield func([]T) bool) {
-	return func(yield func([]T) bool) {
-		for len(s) > 0 {
-			k := min(n, len(s))
-			if !yield(s[:k:k]) {
-				return
-			}
-			s = s[k:]
-		}
 	}
 }
 
