@@ -38,11 +38,9 @@ var searchColumns = []string{
 // and their arguments, or an error wrapping ErrInvalid. Limit and Offset
 // are not part of it.
 func filterWhere(f Filter) (string, []any, error) {
-	vis, args := visibleWhere(f.Viewer)
-	where := []string{vis}
-
-	if f.KeyHash != "" {
-		where, args = append(where, "key_hash = ?"), append(args, f.KeyHash)
+	where, args, err := dimsWhere(f, requestsCols)
+	if err != nil {
+		return "", nil, err
 	}
 	if f.Search != "" {
 		pattern := "%" + escapeLike(f.Search) + "%"
@@ -52,27 +50,6 @@ func filterWhere(f Filter) (string, []any, error) {
 			args = append(args, pattern)
 		}
 		where = append(where, "("+strings.Join(or, " OR ")+")")
-	}
-	switch f.Status {
-	case "":
-	case StatusSuccess:
-		where = append(where, "outcome = 'ok'")
-	case StatusError:
-		where = append(where, "outcome <> 'ok'")
-	case Status2xx:
-		where = append(where, "response_status BETWEEN 200 AND 299")
-	case Status4xx:
-		where = append(where, "response_status BETWEEN 400 AND 499")
-	case Status5xx:
-		where = append(where, "response_status BETWEEN 500 AND 599")
-	default:
-		return "", nil, fmt.Errorf("%w: unknown status %q", ErrInvalid, f.Status)
-	}
-	if f.Model != "" {
-		where, args = append(where, "(model = ? OR model_requested = ?)"), append(args, f.Model, f.Model)
-	}
-	if f.Method != "" {
-		where, args = append(where, "method = ? COLLATE NOCASE"), append(args, f.Method)
 	}
 	if !f.From.IsZero() {
 		where, args = append(where, "timestamp >= ?"), append(args, formatTime(f.From))
@@ -99,6 +76,54 @@ func filterWhere(f Filter) (string, []any, error) {
 	return strings.Join(where, " AND "), args, nil
 }
 
+// statusCols names how a table holds a record's outcome and status, for
+// Filter.Status.
+type statusCols struct {
+	ok, notOK, status string
+}
+
+var (
+	requestsCols = statusCols{ok: "outcome = 'ok'", notOK: "outcome <> 'ok'", status: "response_status"}
+	rollupsCols  = statusCols{ok: "ok = 1", notOK: "ok = 0", status: "status"}
+)
+
+// dimsWhere returns the conditions of f that the requests and rollups
+// tables share, visibility first: KeyHash, Status, Model, Provider and
+// Method. Both tables name these columns alike but for the outcome.
+func dimsWhere(f Filter, c statusCols) ([]string, []any, error) {
+	vis, args := visibleWhere(f.Viewer)
+	where := []string{vis}
+
+	if f.KeyHash != "" {
+		where, args = append(where, "key_hash = ?"), append(args, f.KeyHash)
+	}
+	switch f.Status {
+	case "":
+	case StatusSuccess:
+		where = append(where, c.ok)
+	case StatusError:
+		where = append(where, c.notOK)
+	case Status2xx:
+		where = append(where, c.status+" BETWEEN 200 AND 299")
+	case Status4xx:
+		where = append(where, c.status+" BETWEEN 400 AND 499")
+	case Status5xx:
+		where = append(where, c.status+" BETWEEN 500 AND 599")
+	default:
+		return nil, nil, fmt.Errorf("%w: unknown status %q", ErrInvalid, f.Status)
+	}
+	if f.Model != "" {
+		where, args = append(where, "(model = ? OR model_requested = ?)"), append(args, f.Model, f.Model)
+	}
+	if f.Provider != "" {
+		where, args = append(where, "provider = ?"), append(args, f.Provider)
+	}
+	if f.Method != "" {
+		where, args = append(where, "method = ? COLLATE NOCASE"), append(args, f.Method)
+	}
+	return where, args, nil
+}
+
 // Matches reports whether a row not yet stored, such as an exchange still in
 // flight, passes f. It mirrors filterWhere, so that such a row shows exactly
 // where its stored record will: visibility first, failing closed (an admin
@@ -108,12 +133,13 @@ func filterWhere(f Filter) (string, []any, error) {
 // (exclusive), compared at the microsecond precision timestamps are stored
 // at. Limit and Offset are ignored.
 //
-// A row not yet stored has only some of a record's fields, so three
+// A row not yet stored has only some of a record's fields, so four
 // conditions differ from the query's:
 //   - Search looks only in path, model and method, as a literal substring
 //     ignoring ASCII case, as LIKE does;
 //   - any Status matches nothing, since the row has no outcome yet (an
 //     unknown Status, which List rejects, matches nothing too);
+//   - any Provider matches nothing, since the answer has not named one;
 //   - non-nil IDs match nothing: they name stored records found elsewhere
 //     (a search index), which a row not yet stored cannot be among.
 func (f Filter) Matches(keyHash, method, model, path string, start time.Time) bool {
@@ -130,6 +156,9 @@ func (f Filter) Matches(keyHash, method, model, path string, start time.Time) bo
 	}
 	if f.Model != "" && model != f.Model {
 		return false
+	}
+	if f.Provider != "" {
+		return false // a row not yet stored has no provider yet
 	}
 	if f.Method != "" && asciiLower(method) != asciiLower(f.Method) {
 		return false

@@ -388,9 +388,14 @@ func TestStats(t *testing.T) {
 		SuccessCount:     15,
 		ErrorCount:       5,
 		SuccessRate:      75,
+		ErrorRate:        25,
 		AvgDurationMs:    105, // (10 + 200) / 2
-		P95DurationMs:    190, // the 19th of 20 (nearest rank), not 190.5
+		P50DurationMs:    100, // the 10th of 20 (nearest rank)
+		P95DurationMs:    190, // the 19th of 20, not 190.5
+		P99DurationMs:    200,
 		AvgTTFTMs:        250,
+		P50TTFTMs:        200, // the 2nd of 4
+		P95TTFTMs:        400,
 		RecentRequests:   4,
 		PromptTokens:     200,
 		CompletionTokens: 100,
@@ -426,7 +431,7 @@ func TestStats(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.TotalRequests != 21 || got.TotalTokens != 300+1e6 || got.P95DurationMs != 200 {
+		if got.TotalRequests != 21 || got.TotalTokens != 300+1e6 || !withinHist(got.P95DurationMs, 200) {
 			t.Errorf("Stats = %+v, want bob's record counted", got)
 		}
 	})
@@ -442,13 +447,26 @@ func TestStats(t *testing.T) {
 	})
 }
 
-// statsEqual compares Stats, allowing rounding in the float fields.
+// near reports whether x equals y but for floating-point rounding.
+func near(x, y float64) bool { return math.Abs(x-y) <= 1e-9*max(1, math.Abs(y)) }
+
+// withinHist reports whether a percentile read from a histogram is within
+// the histograms' stated error of the exact one.
+func withinHist(got, exact float64) bool {
+	return math.Abs(got-exact) <= store.HistRelativeError*exact+1e-9
+}
+
+// statsEqual compares Stats, allowing rounding in the float fields and the
+// histograms' error in the percentiles.
 func statsEqual(a, b store.Stats) bool {
-	near := func(x, y float64) bool { return math.Abs(x-y) <= 1e-9*max(1, math.Abs(y)) }
-	floats := near(a.SuccessRate, b.SuccessRate) && near(a.AvgDurationMs, b.AvgDurationMs) &&
-		near(a.P95DurationMs, b.P95DurationMs) && near(a.AvgTTFTMs, b.AvgTTFTMs) && near(a.TotalCost, b.TotalCost)
-	a.SuccessRate, a.AvgDurationMs, a.P95DurationMs, a.AvgTTFTMs, a.TotalCost = 0, 0, 0, 0, 0
-	b.SuccessRate, b.AvgDurationMs, b.P95DurationMs, b.AvgTTFTMs, b.TotalCost = 0, 0, 0, 0, 0
+	floats := near(a.SuccessRate, b.SuccessRate) && near(a.ErrorRate, b.ErrorRate) && near(a.AvgDurationMs, b.AvgDurationMs) &&
+		near(a.AvgTTFTMs, b.AvgTTFTMs) && near(a.TotalCost, b.TotalCost) && near(a.TokensPerSecond, b.TokensPerSecond) &&
+		withinHist(a.P50DurationMs, b.P50DurationMs) && withinHist(a.P95DurationMs, b.P95DurationMs) &&
+		withinHist(a.P99DurationMs, b.P99DurationMs) && withinHist(a.P50TTFTMs, b.P50TTFTMs) && withinHist(a.P95TTFTMs, b.P95TTFTMs)
+	for _, s := range []*store.Stats{&a, &b} {
+		s.SuccessRate, s.ErrorRate, s.AvgDurationMs, s.AvgTTFTMs, s.TotalCost, s.TokensPerSecond = 0, 0, 0, 0, 0, 0
+		s.P50DurationMs, s.P95DurationMs, s.P99DurationMs, s.P50TTFTMs, s.P95TTFTMs = 0, 0, 0, 0, 0
+	}
 	return floats && a == b
 }
 

@@ -84,6 +84,7 @@ var columns = []column{
 	{name: "attempts", sel: "COALESCE(attempts, 0)", arg: func(r *capture.Record) any { return r.Attempts }, dest: func(r *capture.Record, _ *scanTemp) any { return &r.Attempts }},
 	{name: "outcome", arg: func(r *capture.Record) any { return string(r.Outcome) }, dest: func(r *capture.Record, _ *scanTemp) any { return &r.Outcome }},
 	{name: "error", sel: "COALESCE(error, '')", arg: func(r *capture.Record) any { return nullString(r.Error) }, dest: func(r *capture.Record, _ *scanTemp) any { return &r.Error }},
+	{name: "provider", sel: "COALESCE(provider, '')", arg: func(r *capture.Record) any { return r.Provider }, dest: func(r *capture.Record, _ *scanTemp) any { return &r.Provider }},
 }
 
 // insertSQL inserts one row with every column.
@@ -197,15 +198,68 @@ func findRecordByID(ctx context.Context, tx *sql.Tx, id string, v Viewer) (*capt
 	return rec, nil
 }
 
-// countRecords returns the number of records matching f.
+// countRecords returns the number of records matching f: from the
+// rollups when f allows (see countStored), else by counting rows.
 func countRecords(ctx context.Context, tx *sql.Tx, f Filter) (int64, error) {
 	cond, args, err := filterWhere(f)
 	if err != nil {
 		return 0, err
 	}
+	if usesRollups(f) {
+		return countStored(ctx, tx, f)
+	}
 	var n int64
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests WHERE `+cond, args...).Scan(&n); err != nil {
 		return 0, err
+	}
+	return n, nil
+}
+
+// countStored counts the stored records matching f from the rollups. The
+// rollups count deleted records too, but retention deletes the oldest
+// first and rollup_state remembers the newest start time it deleted
+// (pruned_to): every record that started later is still stored. So the
+// window up to pruned_to is counted from the rows, and the rest from the
+// rollups, with its ragged edges from the rows.
+func countStored(ctx context.Context, tx *sql.Tx, f Filter) (int64, error) {
+	a, b := window(f)
+	var n int64
+	prunedTo, err := getState(ctx, tx, statePrunedTo)
+	if err != nil {
+		return 0, err
+	}
+	if prunedTo != "" {
+		t, err := parseTime(prunedTo)
+		if err != nil {
+			return 0, fmt.Errorf("pruned_to: %w", err)
+		}
+		p := t.UnixMicro() + 1
+		if a < p {
+			old := f
+			old.From, old.To, old.Limit, old.Offset = fromMicro(a), fromMicro(min(b, p)), 0, 0
+			cond, args, err := filterWhere(old)
+			if err != nil {
+				return 0, err
+			}
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests WHERE `+cond, args...).Scan(&n); err != nil {
+				return 0, err
+			}
+			a = p
+		}
+	}
+	if a >= b {
+		return n, nil
+	}
+	parts, err := planFor(ctx, tx, f, a, b, 0)
+	if err != nil {
+		return 0, err
+	}
+	groups, err := aggregate(ctx, tx, f, parts, oneGroup, false)
+	if err != nil {
+		return 0, err
+	}
+	if g := groups[""]; g != nil {
+		n += g.requests
 	}
 	return n, nil
 }

@@ -68,6 +68,11 @@ type Options struct {
 	// Default max(4, GOMAXPROCS).
 	ReadConns int
 
+	// Progress, when set, is called while Open builds the rollups of a
+	// database written before they existed: done of total records
+	// counted so far. It is called on Open's goroutine.
+	Progress func(done, total int64)
+
 	// Hooks ride on the writer's commit path, in order.
 	Hooks []Hook
 	// Logger receives commit failures and lost records. Default
@@ -149,8 +154,9 @@ type SQLite struct {
 	budget  *budget
 
 	// Owned by the writer goroutine.
-	timer       *time.Timer // ends a batch's collection after BatchDelay
-	pruneCutoff string      // while a retention round runs: delete ids up to this one
+	timer       *time.Timer  // ends a batch's collection after BatchDelay
+	pruneCutoff string       // while a retention round runs: delete ids up to this one
+	levels      rollupLevels // which rollup grains the writer still keeps, and from when
 
 	closeOnce sync.Once
 	closeErr  error
@@ -182,7 +188,7 @@ func Open(ctx context.Context, path string, opts Options) (*SQLite, error) {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
 
-	wdb, err := sql.Open("sqlite3", uri+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000&_txlock=immediate&_foreign_keys=on")
+	wdb, err := sql.Open(writerDriver, uri+"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000&_txlock=immediate&_foreign_keys=on")
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
@@ -195,6 +201,15 @@ func Open(ctx context.Context, path string, opts Options) (*SQLite, error) {
 	if err := migrate(ctx, wdb); err != nil {
 		wdb.Close()
 		return nil, err
+	}
+	if err := backfillRollups(ctx, wdb, time.Now(), opts.Progress); err != nil {
+		wdb.Close()
+		return nil, err
+	}
+	levels, err := readLevels(ctx, wdb)
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("store: open: %w", err)
 	}
 
 	// The read pool opens after migration, so the file is in WAL mode and
@@ -223,6 +238,7 @@ func Open(ctx context.Context, path string, opts Options) (*SQLite, error) {
 		done:    make(chan struct{}),
 		budget:  newBudget(opts.QueueBytes, opts.QueueWait),
 		timer:   time.NewTimer(time.Hour),
+		levels:  levels,
 	}
 	s.timer.Stop()
 	for range opts.AnalyzeWorkers {

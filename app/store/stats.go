@@ -5,12 +5,17 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
 // Stats summarises the records matching f, ignoring its Limit and Offset.
-// RecentRequests counts those started in the hour before now. Both of its
-// queries run in one read transaction, so they see the same records.
+// RecentRequests counts those started in the hour before now. Without a
+// Search or IDs, it reads the rollups, which count the records retention
+// deleted too, for whole buckets and the stored records for the ragged
+// edges of the window (see findStats); its percentiles then come from
+// histograms. Everything runs in one read transaction, so it sees one
+// state of the database.
 func (s *SQLite) Stats(ctx context.Context, f Filter, now time.Time) (Stats, error) {
 	tx, err := s.rdb.BeginTx(ctx, nil)
 	if err != nil {
@@ -24,82 +29,19 @@ func (s *SQLite) Stats(ctx context.Context, f Filter, now time.Time) (Stats, err
 	return st, nil
 }
 
-// findStats computes Stats with one aggregate query and, when there are
-// durations, one query for their 95th percentile.
-func findStats(ctx context.Context, tx *sql.Tx, f Filter, now time.Time) (Stats, error) {
-	cond, args, err := filterWhere(f)
-	if err != nil {
-		return Stats{}, err
-	}
-	var (
-		st        Stats
-		durations int64
-	)
-	err = tx.QueryRowContext(ctx, `
-		SELECT
-			COUNT(*),
-			COALESCE(SUM(outcome = 'ok'), 0),
-			COUNT(duration_ms),
-			COALESCE(AVG(duration_ms), 0.0),
-			COALESCE(AVG(CASE WHEN is_stream = 1 THEN ttft_ms END), 0.0),
-			COALESCE(SUM(timestamp >= ? AND timestamp <= ?), 0),
-			COALESCE(SUM(prompt_tokens), 0),
-			COALESCE(SUM(completion_tokens), 0),
-			COALESCE(SUM(total_tokens), 0),
-			COALESCE(SUM(cost), 0.0)
-		FROM requests
-		WHERE `+cond,
-		append([]any{formatTime(now.Add(-time.Hour)), formatTime(now)}, args...)...,
-	).Scan(
-		&st.TotalRequests,
-		&st.SuccessCount,
-		&durations,
-		&st.AvgDurationMs,
-		&st.AvgTTFTMs,
-		&st.RecentRequests,
-		&st.PromptTokens,
-		&st.CompletionTokens,
-		&st.TotalTokens,
-		&st.TotalCost,
-	)
-	if err != nil {
-		return Stats{}, fmt.Errorf("aggregate: %w", err)
-	}
-	st.ErrorCount = st.TotalRequests - st.SuccessCount
-	if st.TotalRequests > 0 {
-		st.SuccessRate = 100 * float64(st.SuccessCount) / float64(st.TotalRequests)
-	}
-
-	if durations > 0 {
-		// Nearest rank: the ceil(0.95·n)-th smallest duration.
-		rank := (95*durations + 99) / 100
-		err := tx.QueryRowContext(ctx, `
-			SELECT duration_ms
-			FROM requests
-			WHERE `+cond+` AND duration_ms IS NOT NULL
-			ORDER BY duration_ms
-			LIMIT 1 OFFSET ?`,
-			append(args, rank-1)...,
-		).Scan(&st.P95DurationMs)
-		if err != nil {
-			return Stats{}, fmt.Errorf("p95: %w", err)
-		}
-	}
-	return st, nil
-}
-
 // Models returns the distinct models of the records v may see, sorted:
 // the model that served each request, or the one requested when the
-// upstream named none.
+// upstream named none. It reads the day rollups, so it lists the models of
+// records retention has deleted too.
 func (s *SQLite) Models(ctx context.Context, v Viewer) ([]string, error) {
 	vis, args := visibleWhere(v)
 	names, err := queryStrings(ctx, s.rdb, `
 		SELECT DISTINCT m FROM (
-			SELECT COALESCE(NULLIF(model, ''), NULLIF(model_requested, '')) AS m
-			FROM requests
-			WHERE `+vis+`
+			SELECT CASE WHEN model <> '' THEN model ELSE model_requested END AS m
+			FROM rollups
+			WHERE grain = `+strconv.Itoa(grainDay)+` AND `+vis+`
 		)
-		WHERE m IS NOT NULL
+		WHERE m <> ''
 		ORDER BY m`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: models: %w", err)
@@ -108,13 +50,14 @@ func (s *SQLite) Models(ctx context.Context, v Viewer) ([]string, error) {
 }
 
 // Methods returns the distinct HTTP methods of the records v may see, in
-// upper case (as Filter.Method ignores case), sorted.
+// upper case (as Filter.Method ignores case), sorted. Like Models, it reads
+// the day rollups.
 func (s *SQLite) Methods(ctx context.Context, v Viewer) ([]string, error) {
 	vis, args := visibleWhere(v)
 	names, err := queryStrings(ctx, s.rdb, `
 		SELECT DISTINCT UPPER(method) AS m
-		FROM requests
-		WHERE `+vis+` AND method <> ''
+		FROM rollups
+		WHERE grain = `+strconv.Itoa(grainDay)+` AND `+vis+` AND method <> ''
 		ORDER BY m`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: methods: %w", err)
@@ -122,16 +65,14 @@ func (s *SQLite) Methods(ctx context.Context, v Viewer) ([]string, error) {
 	return names, nil
 }
 
-// Keys returns every API key that has records, most recently used first.
-// It applies no visibility rule: only admins may be shown it.
+// Keys returns every API key that has made requests, most recently used
+// first, from the small table the writer keeps: Requests counts every
+// request made with the key, those retention deleted included. It applies
+// no visibility rule: only admins may be shown it.
 func (s *SQLite) Keys(ctx context.Context) ([]KeyInfo, error) {
-	// With a single max() aggregate, SQLite takes the bare column
-	// key_mask from the row holding the maximum: the newest mask.
 	rows, err := s.rdb.QueryContext(ctx, `
-		SELECT key_hash, key_mask, COUNT(*), MAX(timestamp) AS last_seen
-		FROM requests
-		WHERE key_hash <> ''
-		GROUP BY key_hash
+		SELECT key_hash, key_mask, requests, last_seen
+		FROM api_keys
 		ORDER BY last_seen DESC, key_hash`)
 	if err != nil {
 		return nil, fmt.Errorf("store: keys: %w", err)

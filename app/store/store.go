@@ -63,8 +63,20 @@ type Store interface {
 	Count(ctx context.Context, f Filter) (int64, error)
 
 	// Stats summarises the records matching f, ignoring its Limit and
-	// Offset. RecentRequests counts those in the hour before now.
+	// Offset. RecentRequests counts those in the hour before now. Without
+	// a Search or IDs it is answered from the rollups, which keep counting
+	// the records retention deleted.
 	Stats(ctx context.Context, f Filter, now time.Time) (Stats, error)
+
+	// Breakdown summarises the records matching f by a dimension, busiest
+	// group first, under the same rules as Stats.
+	Breakdown(ctx context.Context, f Filter, by Dimension) ([]BreakdownRow, error)
+
+	// Series summarises the records matching f step by step, for charts.
+	Series(ctx context.Context, f Filter, step time.Duration) ([]Point, error)
+
+	// Coverage says what period the rollups cover, and at what grain.
+	Coverage(ctx context.Context) (Coverage, error)
 
 	// Models returns the distinct models of the records v may see, sorted.
 	Models(ctx context.Context, v Viewer) ([]string, error)
@@ -73,8 +85,9 @@ type Store interface {
 	// in upper case, sorted.
 	Methods(ctx context.Context, v Viewer) ([]string, error)
 
-	// Keys returns every API key that has records, most recently used
-	// first. It applies no visibility rule: only admins may be shown it.
+	// Keys returns every API key that has made requests, most recently
+	// used first. It applies no visibility rule: only admins may be shown
+	// it.
 	Keys(ctx context.Context) ([]KeyInfo, error)
 
 	// LastID returns the id of the newest record v may see, or "" when
@@ -152,6 +165,10 @@ type Filter struct {
 	// Model; "" means any.
 	Model string
 
+	// Provider keeps the records served by this provider behind
+	// OpenRouter (capture.Record.Provider), exactly; "" means any.
+	Provider string
+
 	// Method keeps the records of this HTTP method, ignoring case; ""
 	// means any.
 	Method string
@@ -179,18 +196,31 @@ type Stats struct {
 	SuccessCount  int64 // outcome ok
 	ErrorCount    int64 // any other outcome
 
-	// SuccessRate is SuccessCount as a percentage (0–100) of
-	// TotalRequests; 0 when there are no requests.
+	// SuccessRate and ErrorRate are SuccessCount and ErrorCount as
+	// percentages (0–100) of TotalRequests; 0 when there are no requests.
 	SuccessRate float64
+	ErrorRate   float64
 
-	// AvgDurationMs and P95DurationMs are the mean and 95th percentile
-	// (nearest rank) of the exchanges' durations in milliseconds.
+	// AvgDurationMs is the mean of the exchanges' durations in
+	// milliseconds. P50, P95 and P99 are their nearest-rank percentiles,
+	// read from log-scale histograms: each is within HistRelativeError
+	// (about 2.4%) of the exact one.
 	AvgDurationMs float64
+	P50DurationMs float64
 	P95DurationMs float64
+	P99DurationMs float64
 
 	// AvgTTFTMs is the mean time to first token in milliseconds over the
-	// streams that have one; 0 when none has.
+	// streams that have one; 0 when none has. P50TTFTMs and P95TTFTMs are
+	// its percentiles, from histograms like the durations'.
 	AvgTTFTMs float64
+	P50TTFTMs float64
+	P95TTFTMs float64
+
+	// TokensPerSecond is the generation speed of the streams that have a
+	// time to first token and report completion tokens: their completion
+	// tokens over their time from the first token to the end, in seconds.
+	TokensPerSecond float64
 
 	// RecentRequests counts the requests started in the hour before the
 	// time given to Stats.
@@ -199,16 +229,18 @@ type Stats struct {
 	PromptTokens     int64
 	CompletionTokens int64
 	TotalTokens      int64
+	CachedTokens     int64 // prompt tokens read from the provider's cache
+	ReasoningTokens  int64 // completion tokens spent reasoning
 
 	// TotalCost is the sum of the reported costs in credits (USD).
 	TotalCost float64
 }
 
-// KeyInfo describes one API key that has records.
+// KeyInfo describes one API key that has made requests.
 type KeyInfo struct {
 	Hash     string    // hex SHA-256 of the key
 	Mask     string    // display form, from its newest record
-	Requests int64     // how many records it has
+	Requests int64     // how many requests it made, those retention deleted included
 	LastSeen time.Time // when its newest record started
 }
 

@@ -163,6 +163,12 @@ func (s *SQLite) run() {
 	defer lostTick.Stop()
 	defer s.logLost()
 
+	if err := s.compact(ctx, time.Now()); err != nil {
+		s.log.Error("store: rollups", "err", err)
+	}
+	compactTick := time.NewTicker(compactEvery)
+	defer compactTick.Stop()
+
 	var tick <-chan time.Time
 	if s.opts.MaxHistory > 0 {
 		t := time.NewTicker(s.opts.PruneEvery)
@@ -193,6 +199,10 @@ func (s *SQLite) run() {
 			}
 		case <-tick:
 			s.startPrune(ctx)
+		case <-compactTick.C:
+			if err := s.compact(ctx, time.Now()); err != nil {
+				s.log.Error("store: rollups", "err", err)
+			}
 		case <-lostTick.C:
 			s.logLost()
 		}
@@ -455,6 +465,11 @@ func (s *SQLite) insert(ctx context.Context, batch []*capture.Record) error {
 			return fmt.Errorf("store: insert %s: sequence: %w", rec.ID, err)
 		}
 	}
+	// The rollups count the batch in its own transaction, so they never
+	// disagree with the rows.
+	if err := s.writeRollups(ctx, tx, batch); err != nil {
+		return fmt.Errorf("store: insert: %w", err)
+	}
 	for _, h := range s.opts.Hooks {
 		if h.InTx != nil {
 			if err := h.InTx(ctx, tx, batch); err != nil {
@@ -549,23 +564,34 @@ func (s *SQLite) deleteUpTo(ctx context.Context, cutoff string, limit int) ([]st
 	rows, err := tx.QueryContext(ctx, `
 		DELETE FROM requests WHERE id IN (
 			SELECT id FROM requests WHERE id <= ? ORDER BY id LIMIT ?
-		) RETURNING id`, cutoff, limit)
+		) RETURNING id, timestamp`, cutoff, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: prune: %w", err)
 	}
 	defer rows.Close()
 	ids := make([]string, 0, limit)
+	var newest string
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var id, ts string
+		if err := rows.Scan(&id, &ts); err != nil {
 			return nil, fmt.Errorf("store: prune: scan: %w", err)
 		}
 		ids = append(ids, id)
+		newest = max(newest, ts)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: prune: %w", err)
 	}
 	rows.Close()
+	// Counting records from the rollups is exact only after the newest
+	// start time retention deleted (see countRecords).
+	if newest != "" {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO rollup_state (name, value) VALUES (?, ?)
+			ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)`, statePrunedTo, newest); err != nil {
+			return nil, fmt.Errorf("store: prune: %w", err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("store: prune: commit: %w", err)
 	}

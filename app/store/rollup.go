@@ -1,0 +1,537 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+)
+
+// The grains of the rollups, in seconds. Every record is counted at each
+// grain still kept for its time (see minuteKeep and hourKeep).
+const (
+	grainMinute = 60
+	grainHour   = 60 * 60
+	grainDay    = 24 * 60 * 60
+)
+
+// How long the finer rollups are kept. Compaction deletes minute rows once
+// they are older than minuteKeep and hour rows once older than hourKeep;
+// day rows are kept for ever. Older windows are then answered at hour or
+// day precision from the rollups, plus the records still stored for their
+// ragged edges.
+const (
+	minuteKeep   = 48 * time.Hour
+	hourKeep     = 60 * 24 * time.Hour
+	compactEvery = 10 * time.Minute
+)
+
+// writerDriver is the driver of the writer's connection: SQLite with the
+// hist_merge function, which the rollups' upsert merges histograms with.
+const writerDriver = "sqlite3_store_writer"
+
+func init() {
+	sql.Register(writerDriver, &sqlite3.SQLiteDriver{
+		ConnectHook: func(c *sqlite3.SQLiteConn) error {
+			return c.RegisterFunc("hist_merge", mergeHists, true)
+		},
+	})
+}
+
+// rollupDims is the part of a rollup's key that describes the records.
+type rollupDims struct {
+	keyHash, modelRequested, model, provider, method string
+	status                                           int
+	ok, stream                                       bool
+}
+
+// dimsOf returns the dimensions a record is counted under.
+func dimsOf(r *capture.Record) rollupDims {
+	return rollupDims{
+		keyHash: r.KeyHash, modelRequested: r.ModelRequested, model: r.Model, provider: r.Provider,
+		method: r.Method, status: r.Status, ok: r.Outcome == capture.OutcomeOK, stream: r.Stream,
+	}
+}
+
+// rollupKey names one rollup row.
+type rollupKey struct {
+	grain, bucket int64
+	rollupDims
+}
+
+// sums is what a rollup row, or a set of them, knows about its records.
+type sums struct {
+	requests, okCount        int64
+	durationMs               float64
+	ttfbMs                   float64
+	ttfbCount                int64
+	ttftMs                   float64
+	ttftCount                int64
+	genMs                    float64
+	genTokens                int64
+	prompt, completion       int64
+	total, cached, reasoning int64
+	cost                     float64
+	dur, ttft                hist
+}
+
+func newSums() *sums { return &sums{dur: hist{}, ttft: hist{}} }
+
+// add counts one record: the single definition of what the rollups hold,
+// shared by the writer, the backfill and the queries that read records.
+func (s *sums) add(r *capture.Record) {
+	s.requests++
+	if r.Outcome == capture.OutcomeOK {
+		s.okCount++
+	}
+	d := toMS(r.Duration)
+	s.durationMs += d
+	s.dur.add(d)
+	if r.TTFB > 0 {
+		s.ttfbMs += toMS(r.TTFB)
+		s.ttfbCount++
+	}
+	if r.Stream && r.TTFT > 0 {
+		t := toMS(r.TTFT)
+		s.ttftMs += t
+		s.ttftCount++
+		s.ttft.add(t)
+		if r.Duration > r.TTFT && r.CompletionTokens > 0 {
+			s.genMs += toMS(r.Duration - r.TTFT)
+			s.genTokens += r.CompletionTokens
+		}
+	}
+	s.prompt += r.PromptTokens
+	s.completion += r.CompletionTokens
+	s.total += r.TotalTokens
+	s.cached += r.CachedTokens
+	s.reasoning += r.ReasoningTokens
+	s.cost += r.Cost
+}
+
+// merge adds o into s.
+func (s *sums) merge(o *sums) {
+	s.requests += o.requests
+	s.okCount += o.okCount
+	s.durationMs += o.durationMs
+	s.ttfbMs += o.ttfbMs
+	s.ttfbCount += o.ttfbCount
+	s.ttftMs += o.ttftMs
+	s.ttftCount += o.ttftCount
+	s.genMs += o.genMs
+	s.genTokens += o.genTokens
+	s.prompt += o.prompt
+	s.completion += o.completion
+	s.total += o.total
+	s.cached += o.cached
+	s.reasoning += o.reasoning
+	s.cost += o.cost
+	for i, n := range o.dur {
+		s.dur[i] += n
+	}
+	for i, n := range o.ttft {
+		s.ttft[i] += n
+	}
+}
+
+// rollupLevels is what the writer knows of the grains it keeps: minute
+// rows exist from minuteFrom and hour rows from hourFrom (Unix seconds);
+// math.MinInt64 means from the beginning.
+type rollupLevels struct {
+	minuteFrom, hourFrom int64
+}
+
+// floorDiv rounds a/b down, b > 0.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
+}
+
+// bucketOf returns the start, in Unix seconds, of the bucket of the given
+// grain that t falls in.
+func bucketOf(t time.Time, grain int64) int64 {
+	return floorDiv(t.Unix(), grain) * grain
+}
+
+// rollupBatch aggregates records by rollup row and by key, in memory, so
+// that a batch costs one upsert per row touched, not one per record.
+type rollupBatch struct {
+	rows map[rollupKey]*sums
+	keys map[string]*keyRow
+}
+
+// keyRow is one api_keys row's change.
+type keyRow struct {
+	mask     string
+	requests int64
+	last     string
+}
+
+func newRollupBatch() *rollupBatch {
+	return &rollupBatch{rows: map[rollupKey]*sums{}, keys: map[string]*keyRow{}}
+}
+
+// add counts r at every grain lv still keeps for its time.
+func (b *rollupBatch) add(r *capture.Record, lv rollupLevels) {
+	dims := dimsOf(r)
+	for _, g := range [...]int64{grainMinute, grainHour, grainDay} {
+		bucket := bucketOf(r.Start, g)
+		if g == grainMinute && bucket < lv.minuteFrom || g == grainHour && bucket < lv.hourFrom {
+			continue
+		}
+		k := rollupKey{grain: g, bucket: bucket, rollupDims: dims}
+		s := b.rows[k]
+		if s == nil {
+			s = newSums()
+			b.rows[k] = s
+		}
+		s.add(r)
+	}
+	if r.KeyHash != "" {
+		ts := formatTime(r.Start)
+		k := b.keys[r.KeyHash]
+		if k == nil {
+			k = &keyRow{}
+			b.keys[r.KeyHash] = k
+		}
+		k.requests++
+		if ts >= k.last {
+			k.last, k.mask = ts, r.KeyMask
+		}
+	}
+}
+
+// upsertRollupSQL adds one aggregated row to the rollups. The driver
+// returns an empty blob from a Go function as NULL, hence the COALESCE.
+const upsertRollupSQL = `
+	INSERT INTO rollups (grain, bucket, key_hash, model_requested, model, provider, status, ok, stream, method,
+		requests, duration_ms, ttfb_ms, ttfb_count, ttft_ms, ttft_count, gen_ms, gen_tokens,
+		prompt_tokens, completion_tokens, total_tokens, cached_tokens, reasoning_tokens, cost,
+		duration_hist, ttft_hist)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (grain, bucket, key_hash, model_requested, model, provider, status, ok, stream, method) DO UPDATE SET
+		requests = requests + excluded.requests,
+		duration_ms = duration_ms + excluded.duration_ms,
+		ttfb_ms = ttfb_ms + excluded.ttfb_ms,
+		ttfb_count = ttfb_count + excluded.ttfb_count,
+		ttft_ms = ttft_ms + excluded.ttft_ms,
+		ttft_count = ttft_count + excluded.ttft_count,
+		gen_ms = gen_ms + excluded.gen_ms,
+		gen_tokens = gen_tokens + excluded.gen_tokens,
+		prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+		completion_tokens = completion_tokens + excluded.completion_tokens,
+		total_tokens = total_tokens + excluded.total_tokens,
+		cached_tokens = cached_tokens + excluded.cached_tokens,
+		reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+		cost = cost + excluded.cost,
+		duration_hist = CASE WHEN length(excluded.duration_hist) = 0 THEN duration_hist
+			ELSE COALESCE(hist_merge(duration_hist, excluded.duration_hist), X'') END,
+		ttft_hist = CASE WHEN length(excluded.ttft_hist) = 0 THEN ttft_hist
+			ELSE COALESCE(hist_merge(ttft_hist, excluded.ttft_hist), X'') END`
+
+// upsertKeySQL adds a batch's requests of one key to api_keys, keeping the
+// newest record's mask.
+const upsertKeySQL = `
+	INSERT INTO api_keys (key_hash, key_mask, requests, last_seen) VALUES (?, ?, ?, ?)
+	ON CONFLICT (key_hash) DO UPDATE SET
+		requests = requests + excluded.requests,
+		key_mask = CASE WHEN excluded.last_seen >= last_seen THEN excluded.key_mask ELSE key_mask END,
+		last_seen = max(last_seen, excluded.last_seen)`
+
+// write upserts the batch's rows and keys in tx.
+func (b *rollupBatch) write(ctx context.Context, tx *sql.Tx) error {
+	if len(b.rows) > 0 {
+		stmt, err := tx.PrepareContext(ctx, upsertRollupSQL)
+		if err != nil {
+			return fmt.Errorf("rollups: prepare: %w", err)
+		}
+		defer stmt.Close()
+		for k, s := range b.rows {
+			if _, err := stmt.ExecContext(ctx, k.grain, k.bucket, k.keyHash, k.modelRequested, k.model, k.provider,
+				k.status, k.ok, k.stream, k.method,
+				s.requests, s.durationMs, s.ttfbMs, s.ttfbCount, s.ttftMs, s.ttftCount, s.genMs, s.genTokens,
+				s.prompt, s.completion, s.total, s.cached, s.reasoning, s.cost,
+				s.dur.encode(), s.ttft.encode()); err != nil {
+				return fmt.Errorf("rollups: upsert: %w", err)
+			}
+		}
+	}
+	if len(b.keys) > 0 {
+		stmt, err := tx.PrepareContext(ctx, upsertKeySQL)
+		if err != nil {
+			return fmt.Errorf("rollups: prepare keys: %w", err)
+		}
+		defer stmt.Close()
+		for hash, k := range b.keys {
+			if _, err := stmt.ExecContext(ctx, hash, k.mask, k.requests, k.last); err != nil {
+				return fmt.Errorf("rollups: upsert key: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// writeRollups counts batch in the rollups and api_keys, in the batch's
+// transaction.
+func (s *SQLite) writeRollups(ctx context.Context, tx *sql.Tx, batch []*capture.Record) error {
+	b := newRollupBatch()
+	for _, r := range batch {
+		b.add(r, s.levels)
+	}
+	return b.write(ctx, tx)
+}
+
+// State names in rollup_state.
+const (
+	stateBuilt      = "built"
+	stateBackfill   = "backfill"
+	stateMinuteFrom = "minute_from"
+	stateHourFrom   = "hour_from"
+	statePrunedTo   = "pruned_to"
+)
+
+// getState returns a rollup_state value, or "" when there is none.
+func getState(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, name string) (string, error) {
+	var v string
+	err := q.QueryRowContext(ctx, `SELECT value FROM rollup_state WHERE name = ?`, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
+// setState sets a rollup_state value.
+func setState(ctx context.Context, tx *sql.Tx, name, value string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO rollup_state (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
+	return err
+}
+
+// readLevels returns the grains' coverage as rollup_state records it.
+func readLevels(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) (rollupLevels, error) {
+	lv := rollupLevels{minuteFrom: math.MinInt64, hourFrom: math.MinInt64}
+	for name, dst := range map[string]*int64{stateMinuteFrom: &lv.minuteFrom, stateHourFrom: &lv.hourFrom} {
+		v, err := getState(ctx, q, name)
+		if err != nil {
+			return lv, fmt.Errorf("rollups: state: %w", err)
+		}
+		if v == "" {
+			continue
+		}
+		if *dst, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return lv, fmt.Errorf("rollups: state %s: %w", name, err)
+		}
+	}
+	return lv, nil
+}
+
+// compact deletes the minute rows older than minuteKeep and the hour rows
+// older than hourKeep before now: the hour and day rows hold the same
+// records. It first moves the coverage bounds, so that neither the writer
+// nor a query uses a grain while its old rows are being deleted.
+func (s *SQLite) compact(ctx context.Context, now time.Time) error {
+	want := rollupLevels{
+		minuteFrom: bucketOf(now.Add(-minuteKeep), grainHour),
+		hourFrom:   bucketOf(now.Add(-hourKeep), grainDay),
+	}
+	if want.minuteFrom > s.levels.minuteFrom || want.hourFrom > s.levels.hourFrom {
+		tx, err := s.wdb.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("store: compact: %w", err)
+		}
+		defer tx.Rollback()
+		lv := rollupLevels{minuteFrom: max(want.minuteFrom, s.levels.minuteFrom), hourFrom: max(want.hourFrom, s.levels.hourFrom)}
+		if err := setState(ctx, tx, stateMinuteFrom, strconv.FormatInt(lv.minuteFrom, 10)); err != nil {
+			return fmt.Errorf("store: compact: %w", err)
+		}
+		if err := setState(ctx, tx, stateHourFrom, strconv.FormatInt(lv.hourFrom, 10)); err != nil {
+			return fmt.Errorf("store: compact: %w", err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("store: compact: %w", err)
+		}
+		s.levels = lv
+	}
+	for _, g := range []struct {
+		grain, before, step int64
+	}{{grainMinute, s.levels.minuteFrom, 6 * grainHour}, {grainHour, s.levels.hourFrom, 7 * grainDay}} {
+		for {
+			// A step of buckets at a time, oldest first.
+			var oldest sql.NullInt64
+			if err := s.wdb.QueryRowContext(ctx, `SELECT MIN(bucket) FROM rollups WHERE grain = ?`, g.grain).Scan(&oldest); err != nil {
+				return fmt.Errorf("store: compact: %w", err)
+			}
+			if !oldest.Valid || oldest.Int64 >= g.before {
+				break
+			}
+			if _, err := s.wdb.ExecContext(ctx, `DELETE FROM rollups WHERE grain = ? AND bucket < ?`,
+				g.grain, min(g.before, oldest.Int64+g.step)); err != nil {
+				return fmt.Errorf("store: compact: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// statSelect selects what the rollups are made of from requests, for
+// scanStatRow: the light columns only.
+const statSelect = `rowid, timestamp, key_hash, key_mask, COALESCE(model_requested, ''), COALESCE(model, ''),
+	COALESCE(provider, ''), method, COALESCE(response_status, 0), outcome, COALESCE(is_stream, 0),
+	COALESCE(duration_ms, 0.0), COALESCE(ttfb_ms, 0.0), COALESCE(ttft_ms, 0.0),
+	COALESCE(prompt_tokens, 0), COALESCE(completion_tokens, 0), COALESCE(total_tokens, 0),
+	COALESCE(cached_tokens, 0), COALESCE(reasoning_tokens, 0), COALESCE(cost, 0.0)`
+
+// scanStatRow reads a row selected with statSelect into a record holding
+// only those fields, and returns its rowid and stored timestamp too.
+func scanStatRow(rows *sql.Rows) (rowid int64, ts string, r *capture.Record, err error) {
+	r = &capture.Record{}
+	var durMS, ttfbMS, ttftMS float64
+	var outcome string
+	if err := rows.Scan(&rowid, &ts, &r.KeyHash, &r.KeyMask, &r.ModelRequested, &r.Model, &r.Provider,
+		&r.Method, &r.Status, &outcome, &r.Stream, &durMS, &ttfbMS, &ttftMS,
+		&r.PromptTokens, &r.CompletionTokens, &r.TotalTokens, &r.CachedTokens, &r.ReasoningTokens, &r.Cost); err != nil {
+		return 0, "", nil, err
+	}
+	if r.Start, err = parseTime(ts); err != nil {
+		return 0, "", nil, err
+	}
+	r.Outcome = capture.Outcome(outcome)
+	r.Duration, r.TTFB, r.TTFT = fromMS(durMS), fromMS(ttfbMS), fromMS(ttftMS)
+	return rowid, ts, r, nil
+}
+
+// backfillBatch is how many records the backfill counts per transaction.
+const backfillBatch = 20000
+
+// backfillRollups builds the rollups of a database written before they
+// existed: it reads every record in start order, in batches, and counts
+// each batch in its own transaction together with its resume point, so
+// that a crash loses nothing and the next Open continues where it stopped.
+// The last transaction marks the rollups built. progress, if not nil, is
+// told how many records are counted of how many.
+func backfillRollups(ctx context.Context, db *sql.DB, now time.Time, progress func(done, total int64)) error {
+	built, err := getState(ctx, db, stateBuilt)
+	if err != nil {
+		return fmt.Errorf("store: rollups: %w", err)
+	}
+	if built != "" {
+		return nil
+	}
+	var total int64
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests`).Scan(&total); err != nil {
+		return fmt.Errorf("store: rollups: %w", err)
+	}
+	// The grains kept: none older than compaction would leave.
+	lv := rollupLevels{
+		minuteFrom: bucketOf(now.Add(-minuteKeep), grainHour),
+		hourFrom:   bucketOf(now.Add(-hourKeep), grainDay),
+	}
+	at := resumePoint{Rowid: -1, MinuteFrom: lv.minuteFrom, HourFrom: lv.hourFrom}
+	if v, err := getState(ctx, db, stateBackfill); err != nil {
+		return fmt.Errorf("store: rollups: %w", err)
+	} else if v != "" {
+		if err := json.Unmarshal([]byte(v), &at); err != nil {
+			return fmt.Errorf("store: rollups: resume point %q: %w", v, err)
+		}
+	}
+	if progress != nil {
+		progress(at.Done, total)
+	}
+	for {
+		n, err := backfillStep(ctx, db, &at)
+		if err != nil {
+			return fmt.Errorf("store: rollups: backfill: %w", err)
+		}
+		if progress != nil {
+			progress(at.Done, max(total, at.Done))
+		}
+		if n < backfillBatch {
+			return nil
+		}
+	}
+}
+
+// resumePoint is where an interrupted backfill continues: after the record
+// at (Timestamp, Rowid), with Done records counted, keeping the grains it
+// began with.
+type resumePoint struct {
+	Timestamp  string `json:"timestamp"`
+	Rowid      int64  `json:"rowid"`
+	Done       int64  `json:"done"`
+	MinuteFrom int64  `json:"minute_from"`
+	HourFrom   int64  `json:"hour_from"`
+}
+
+// backfillStep counts the next batch of records after the resume point
+// and moves it past them, in one transaction; when the batch is the last,
+// it marks the rollups built. It returns how many it counted.
+func backfillStep(ctx context.Context, db *sql.DB, at *resumePoint) (int, error) {
+	lv := rollupLevels{minuteFrom: at.MinuteFrom, hourFrom: at.HourFrom}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT `+statSelect+` FROM requests
+		WHERE (timestamp, rowid) > (?, ?) ORDER BY timestamp, rowid LIMIT ?`, at.Timestamp, at.Rowid, backfillBatch)
+	if err != nil {
+		return 0, err
+	}
+	b := newRollupBatch()
+	n := 0
+	for rows.Next() {
+		rowid, ts, r, err := scanStatRow(rows)
+		if err != nil {
+			rows.Close()
+			return 0, err
+		}
+		b.add(r, lv)
+		at.Timestamp, at.Rowid = ts, rowid
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	rows.Close()
+	if err := b.write(ctx, tx); err != nil {
+		return 0, err
+	}
+	at.Done += int64(n)
+	if n < backfillBatch {
+		if err := setState(ctx, tx, stateBuilt, "1"); err != nil {
+			return 0, err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM rollup_state WHERE name = ?`, stateBackfill); err != nil {
+			return 0, err
+		}
+		for name, v := range map[string]int64{stateMinuteFrom: lv.minuteFrom, stateHourFrom: lv.hourFrom} {
+			if err := setState(ctx, tx, name, strconv.FormatInt(v, 10)); err != nil {
+				return 0, err
+			}
+		}
+	} else {
+		resume, err := json.Marshal(at)
+		if err != nil {
+			return 0, err
+		}
+		if err := setState(ctx, tx, stateBackfill, string(resume)); err != nil {
+			return 0, err
+		}
+	}
+	return n, tx.Commit()
+}

@@ -1,0 +1,658 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+)
+
+// Unbounded window ends, in Unix microseconds.
+const (
+	minMicro = math.MinInt64
+	maxMicro = math.MaxInt64
+)
+
+// part is a piece of a query's window: whole buckets of one grain read from
+// the rollups (grain > 0), or records read from requests (grain 0). from
+// and to are Unix microseconds, to exclusive; minMicro and maxMicro mean
+// unbounded.
+type part struct {
+	grain    int64 // seconds
+	from, to int64
+}
+
+// level is one grain a plan may use: its rows are complete from from
+// (Unix microseconds).
+type level struct {
+	grain int64 // seconds
+	from  int64
+}
+
+// levelsFor returns the grains, coarsest first, that a query may read
+// whole buckets of, as far as they divide step (0: any).
+func levelsFor(lv rollupLevels, step int64) []level {
+	micro := func(sec int64) int64 {
+		if sec == math.MinInt64 {
+			return minMicro
+		}
+		return sec * 1e6
+	}
+	var out []level
+	for _, l := range []level{{grainDay, minMicro}, {grainHour, micro(lv.hourFrom)}, {grainMinute, micro(lv.minuteFrom)}} {
+		if step == 0 || step%l.grain == 0 {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// plan splits [a, b) into the coarsest whole buckets the levels hold, and
+// the ragged rest, which no level holds whole, into parts read from the
+// records. A query answered this way is exact at any edge for as long as
+// the records of its ragged parts are stored.
+func plan(a, b int64, lv []level, out []part) []part {
+	if a >= b {
+		return out
+	}
+	if len(lv) == 0 {
+		return append(out, part{from: a, to: b})
+	}
+	g := lv[0].grain * 1e6
+	lo, hi := a, b
+	if a != minMicro {
+		lo = -floorDiv(-a, g) * g // rounded up
+	}
+	if b != maxMicro {
+		hi = floorDiv(b, g) * g
+	}
+	lo = max(lo, lv[0].from)
+	if lo >= hi {
+		return plan(a, b, lv[1:], out)
+	}
+	out = append(out, part{grain: lv[0].grain, from: lo, to: hi})
+	out = plan(a, lo, lv[1:], out)
+	return plan(hi, b, lv[1:], out)
+}
+
+// window returns f's From and To in Unix microseconds, as stored
+// timestamps compare with them.
+func window(f Filter) (int64, int64) {
+	a, b := int64(minMicro), int64(maxMicro)
+	if !f.From.IsZero() {
+		a = f.From.Truncate(time.Microsecond).UnixMicro()
+	}
+	if !f.To.IsZero() {
+		b = f.To.Truncate(time.Microsecond).UnixMicro()
+	}
+	return a, b
+}
+
+// fromMicro is the inverse of window for one bound: zero when unbounded.
+func fromMicro(us int64) time.Time {
+	if us == minMicro || us == maxMicro {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+// usesRollups reports whether f can be answered from the rollups: a text
+// search or a list of ids selects records the rollups cannot tell apart.
+func usesRollups(f Filter) bool { return f.Search == "" && f.IDs == nil }
+
+// grouping says which group a rollup row or a record falls in.
+type grouping struct {
+	sql string                         // over rollups' columns; "''" for one group
+	rec func(r *capture.Record) string // the same for a record
+}
+
+// oneGroup puts everything in the group "".
+var oneGroup = grouping{sql: "''", rec: func(*capture.Record) string { return "" }}
+
+// aggregate sums the records of f that the parts select, by group: whole
+// buckets from the rollups, ragged parts from the records. With hists
+// unset it leaves the histograms empty, which is cheaper.
+func aggregate(ctx context.Context, tx *sql.Tx, f Filter, parts []part, g grouping, hists bool) (map[string]*sums, error) {
+	out := map[string]*sums{}
+	get := func(k string) *sums {
+		s := out[k]
+		if s == nil {
+			s = newSums()
+			out[k] = s
+		}
+		return s
+	}
+	var ranges []string
+	var rangeArgs []any
+	for _, p := range parts {
+		if p.grain == 0 {
+			if err := aggregateRecords(ctx, tx, f, p, g, get); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		cond := []string{"grain = ?"}
+		rangeArgs = append(rangeArgs, p.grain)
+		if p.from != minMicro {
+			cond, rangeArgs = append(cond, "bucket >= ?"), append(rangeArgs, p.from/1e6)
+		}
+		if p.to != maxMicro {
+			cond, rangeArgs = append(cond, "bucket < ?"), append(rangeArgs, p.to/1e6)
+		}
+		ranges = append(ranges, "("+strings.Join(cond, " AND ")+")")
+	}
+	if len(ranges) == 0 {
+		return out, nil
+	}
+	dims, args, err := dimsWhere(f, rollupsCols)
+	if err != nil {
+		return nil, err
+	}
+	where := "(" + strings.Join(ranges, " OR ") + ") AND " + strings.Join(dims, " AND ")
+	args = append(rangeArgs, args...)
+
+	rows, err := tx.QueryContext(ctx, `
+		SELECT `+g.sql+` AS g, SUM(requests), SUM(CASE WHEN ok = 1 THEN requests ELSE 0 END),
+			SUM(duration_ms), SUM(ttfb_ms), SUM(ttfb_count), SUM(ttft_ms), SUM(ttft_count), SUM(gen_ms), SUM(gen_tokens),
+			SUM(prompt_tokens), SUM(completion_tokens), SUM(total_tokens), SUM(cached_tokens), SUM(reasoning_tokens), SUM(cost)
+		FROM rollups WHERE `+where+` GROUP BY g`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("rollups: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var s sums
+		if err := rows.Scan(&k, &s.requests, &s.okCount, &s.durationMs, &s.ttfbMs, &s.ttfbCount, &s.ttftMs, &s.ttftCount,
+			&s.genMs, &s.genTokens, &s.prompt, &s.completion, &s.total, &s.cached, &s.reasoning, &s.cost); err != nil {
+			return nil, fmt.Errorf("rollups: %w", err)
+		}
+		get(k).merge(&s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("rollups: %w", err)
+	}
+	rows.Close()
+	if !hists {
+		return out, nil
+	}
+	rows, err = tx.QueryContext(ctx, `SELECT `+g.sql+`, duration_hist, ttft_hist FROM rollups WHERE `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("rollups: histograms: %w", err)
+	}
+	defer rows.Close()
+	var k string
+	var dur, ttft sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&k, &dur, &ttft); err != nil {
+			return nil, fmt.Errorf("rollups: histograms: %w", err)
+		}
+		s := get(k)
+		s.dur.merge(dur)
+		s.ttft.merge(ttft)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("rollups: histograms: %w", err)
+	}
+	return out, nil
+}
+
+// aggregateRecords sums the records of f within one ragged part, read from
+// requests through the timestamp index.
+func aggregateRecords(ctx context.Context, tx *sql.Tx, f Filter, p part, g grouping, get func(string) *sums) error {
+	pf := f
+	pf.From, pf.To, pf.Limit, pf.Offset = fromMicro(p.from), fromMicro(p.to), 0, 0
+	cond, args, err := filterWhere(pf)
+	if err != nil {
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+statSelect+` FROM requests WHERE `+cond, args...)
+	if err != nil {
+		return fmt.Errorf("records: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		_, _, r, err := scanStatRow(rows)
+		if err != nil {
+			return fmt.Errorf("records: %w", err)
+		}
+		get(g.rec(r)).add(r)
+	}
+	return rows.Err()
+}
+
+// planFor returns the parts that answer f over [a, b): rollups and ragged
+// records when f allows it, else the records alone.
+func planFor(ctx context.Context, tx *sql.Tx, f Filter, a, b int64, step int64) ([]part, error) {
+	if !usesRollups(f) {
+		if a >= b {
+			return nil, nil
+		}
+		return []part{{from: a, to: b}}, nil
+	}
+	lv, err := readLevels(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	return plan(a, b, levelsFor(lv, step), nil), nil
+}
+
+// Summary is what the statistics say about a set of records.
+//
+// The percentiles are nearest-rank percentiles read from log-scale
+// histograms, each within HistRelativeError (about 2.4%) of the exact one.
+type Summary struct {
+	Requests int64
+	Errors   int64 // outcome not ok
+	// ErrorRate is Errors as a percentage (0–100) of Requests.
+	ErrorRate float64
+
+	AvgDurationMs, P50DurationMs, P95DurationMs, P99DurationMs float64
+
+	// The time to first token of the streams that have one.
+	AvgTTFTMs, P50TTFTMs, P95TTFTMs float64
+
+	// TokensPerSecond is the generation speed of the streams that have a
+	// time to first token and report completion tokens: their completion
+	// tokens over their time from the first token to the end.
+	TokensPerSecond float64
+
+	PromptTokens, CompletionTokens, TotalTokens, CachedTokens, ReasoningTokens int64
+
+	// Cost is the sum of the reported costs in credits (USD).
+	Cost float64
+}
+
+// summary returns s as a Summary.
+func (s *sums) summary() Summary {
+	out := Summary{
+		Requests: s.requests, Errors: s.requests - s.okCount,
+		PromptTokens: s.prompt, CompletionTokens: s.completion, TotalTokens: s.total,
+		CachedTokens: s.cached, ReasoningTokens: s.reasoning, Cost: s.cost,
+	}
+	if s.requests > 0 {
+		out.ErrorRate = 100 * float64(out.Errors) / float64(s.requests)
+		out.AvgDurationMs = s.durationMs / float64(s.requests)
+	}
+	if s.ttftCount > 0 {
+		out.AvgTTFTMs = s.ttftMs / float64(s.ttftCount)
+	}
+	if s.genMs > 0 {
+		out.TokensPerSecond = float64(s.genTokens) / (s.genMs / 1000)
+	}
+	if len(s.dur) > 0 {
+		q := s.dur.quantiles(0.50, 0.95, 0.99)
+		out.P50DurationMs, out.P95DurationMs, out.P99DurationMs = q[0], q[1], q[2]
+	}
+	if len(s.ttft) > 0 {
+		q := s.ttft.quantiles(0.50, 0.95)
+		out.P50TTFTMs, out.P95TTFTMs = q[0], q[1]
+	}
+	return out
+}
+
+// findStats computes Stats: from the rollups, with the ragged edges of the
+// window from the records, unless f searches text or names ids; from the
+// records then. RecentRequests is a second, count-only pass over the last
+// hour.
+func findStats(ctx context.Context, tx *sql.Tx, f Filter, now time.Time) (Stats, error) {
+	if _, _, err := filterWhere(f); err != nil {
+		return Stats{}, err
+	}
+	a, b := window(f)
+	parts, err := planFor(ctx, tx, f, a, b, 0)
+	if err != nil {
+		return Stats{}, err
+	}
+	groups, err := aggregate(ctx, tx, f, parts, oneGroup, true)
+	if err != nil {
+		return Stats{}, err
+	}
+	sum := newSums()
+	if g := groups[""]; g != nil {
+		sum = g
+	}
+	// Recent: started in [now-1h, now], both ends included.
+	recentA := max(a, now.Add(-time.Hour).Truncate(time.Microsecond).UnixMicro())
+	recentB := min(b, now.Truncate(time.Microsecond).UnixMicro()+1)
+	var recent int64
+	if recentA < recentB {
+		parts, err := planFor(ctx, tx, f, recentA, recentB, 0)
+		if err != nil {
+			return Stats{}, err
+		}
+		rg, err := aggregate(ctx, tx, f, parts, oneGroup, false)
+		if err != nil {
+			return Stats{}, err
+		}
+		if g := rg[""]; g != nil {
+			recent = g.requests
+		}
+	}
+	return statsOf(sum.summary(), recent), nil
+}
+
+// statsOf returns the Stats of a Summary.
+func statsOf(s Summary, recent int64) Stats {
+	st := Stats{
+		TotalRequests: s.Requests, SuccessCount: s.Requests - s.Errors, ErrorCount: s.Errors,
+		ErrorRate:     s.ErrorRate,
+		AvgDurationMs: s.AvgDurationMs, P50DurationMs: s.P50DurationMs, P95DurationMs: s.P95DurationMs, P99DurationMs: s.P99DurationMs,
+		AvgTTFTMs: s.AvgTTFTMs, P50TTFTMs: s.P50TTFTMs, P95TTFTMs: s.P95TTFTMs,
+		TokensPerSecond: s.TokensPerSecond,
+		RecentRequests:  recent,
+		PromptTokens:    s.PromptTokens, CompletionTokens: s.CompletionTokens, TotalTokens: s.TotalTokens,
+		CachedTokens: s.CachedTokens, ReasoningTokens: s.ReasoningTokens,
+		TotalCost: s.Cost,
+	}
+	if s.Requests > 0 {
+		st.SuccessRate = 100 - s.ErrorRate
+	}
+	return st
+}
+
+// Dimension is what Breakdown groups records by.
+type Dimension string
+
+// The dimensions of Breakdown.
+const (
+	// ByModel groups by the model that served each request, or the one
+	// requested when the upstream named none, as Models lists them.
+	ByModel Dimension = "model"
+	// ByProvider groups by the provider behind OpenRouter; "" for records
+	// whose answer named none (and records stored before providers were).
+	ByProvider Dimension = "provider"
+	// ByStatus groups by the exact response status, "0" when none was
+	// sent.
+	ByStatus Dimension = "status"
+	// ByStatusClass groups by the status class: "1xx" … "5xx", the
+	// values of Filter.Status where there is one, and "none" when no
+	// status was sent.
+	ByStatusClass Dimension = "status_class"
+	// ByKey groups by API key hash. A viewer that is not an admin gets
+	// their own key's row only: visibility holds here as everywhere.
+	ByKey Dimension = "key"
+)
+
+// groupings are the Breakdown dimensions' groups.
+var groupings = map[Dimension]grouping{
+	ByModel: {sql: "CASE WHEN model <> '' THEN model ELSE model_requested END",
+		rec: func(r *capture.Record) string { return cmp.Or(r.Model, r.ModelRequested) }},
+	ByProvider: {sql: "provider", rec: func(r *capture.Record) string { return r.Provider }},
+	ByStatus:   {sql: "CAST(status AS TEXT)", rec: func(r *capture.Record) string { return strconv.Itoa(r.Status) }},
+	ByStatusClass: {sql: "CASE WHEN status BETWEEN 100 AND 599 THEN (status / 100) || 'xx' ELSE 'none' END",
+		rec: func(r *capture.Record) string {
+			if r.Status >= 100 && r.Status <= 599 {
+				return strconv.Itoa(r.Status/100) + "xx"
+			}
+			return "none"
+		}},
+	ByKey: {sql: "key_hash", rec: func(r *capture.Record) string { return r.KeyHash }},
+}
+
+// BreakdownRow is one group of a Breakdown.
+type BreakdownRow struct {
+	// Value is the group's model, provider, status, status class or key
+	// hash, as the Dimension says; the value to filter the table by.
+	Value string
+	// Label is how to show it: the key's mask for ByKey (a key hash is
+	// never shown), Value otherwise.
+	Label string
+	Summary
+}
+
+// Breakdown summarises the records matching f (Limit and Offset ignored)
+// by the dimension by, busiest group first. It reads the rollups as Stats
+// does, and follows the same visibility rule.
+func (s *SQLite) Breakdown(ctx context.Context, f Filter, by Dimension) ([]BreakdownRow, error) {
+	g, ok := groupings[by]
+	if !ok {
+		return nil, fmt.Errorf("store: breakdown: %w: unknown dimension %q", ErrInvalid, by)
+	}
+	if _, _, err := filterWhere(f); err != nil {
+		return nil, fmt.Errorf("store: breakdown: %w", err)
+	}
+	tx, err := s.rdb.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: breakdown: %w", err)
+	}
+	defer tx.Rollback()
+	a, b := window(f)
+	parts, err := planFor(ctx, tx, f, a, b, 0)
+	if err != nil {
+		return nil, fmt.Errorf("store: breakdown: %w", err)
+	}
+	groups, err := aggregate(ctx, tx, f, parts, g, true)
+	if err != nil {
+		return nil, fmt.Errorf("store: breakdown: %w", err)
+	}
+	out := make([]BreakdownRow, 0, len(groups))
+	for k, sum := range groups {
+		out = append(out, BreakdownRow{Value: k, Label: k, Summary: sum.summary()})
+	}
+	slices.SortFunc(out, func(x, y BreakdownRow) int {
+		return cmp.Or(cmp.Compare(y.Requests, x.Requests), strings.Compare(x.Value, y.Value))
+	})
+	if by == ByKey && len(out) > 0 {
+		if err := labelKeys(ctx, tx, out); err != nil {
+			return nil, fmt.Errorf("store: breakdown: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// labelKeys sets the Label of key rows to the keys' masks.
+func labelKeys(ctx context.Context, tx *sql.Tx, rows []BreakdownRow) error {
+	hashes := make([]string, len(rows))
+	for i, r := range rows {
+		hashes[i] = r.Value
+	}
+	ids, err := json.Marshal(hashes)
+	if err != nil {
+		return err
+	}
+	masks := map[string]string{}
+	res, err := tx.QueryContext(ctx, `SELECT key_hash, key_mask FROM api_keys WHERE key_hash IN (SELECT value FROM json_each(?))`, string(ids))
+	if err != nil {
+		return err
+	}
+	defer res.Close()
+	for res.Next() {
+		var h, m string
+		if err := res.Scan(&h, &m); err != nil {
+			return err
+		}
+		masks[h] = m
+	}
+	if err := res.Err(); err != nil {
+		return err
+	}
+	for i := range rows {
+		rows[i].Label = masks[rows[i].Value]
+		if rows[i].Value == "" {
+			rows[i].Label = "(no key)"
+		}
+	}
+	return nil
+}
+
+// Point is one step of a Series.
+type Point struct {
+	// Start is the start of the step: a multiple of the step since the
+	// Unix epoch, in UTC.
+	Start time.Time
+	// Requests, Errors, the latency percentiles (histogram-based, within
+	// HistRelativeError), Cost and tokens of the step's records.
+	Requests, Errors             int64
+	P50DurationMs, P95DurationMs float64
+	Cost                         float64
+	PromptTokens                 int64
+	CompletionTokens             int64
+	// Models splits the step's requests, cost and tokens by model (as
+	// ByModel groups them), most costly first.
+	Models []ModelUsage
+}
+
+// ModelUsage is one model's share of a Point.
+type ModelUsage struct {
+	Model            string
+	Requests         int64
+	Cost             float64
+	PromptTokens     int64
+	CompletionTokens int64
+}
+
+// MaxSeriesPoints bounds the points one Series returns.
+const MaxSeriesPoints = 5000
+
+// Series returns the records matching f (Limit and Offset ignored) step by
+// step, for charts: one Point per step from the step holding f.From to the
+// one holding the instant before f.To, empty steps included. step must be a
+// whole number of minutes. Without From the series starts at the first step
+// with records, without To it ends at the last one. The rollups answer it
+// at the coarsest grain that divides step: a step of days reads day rows, of
+// hours hour rows, else minute rows; where those were compacted away (minute
+// rows after 48 hours, hour rows after 60 days; see Coverage) the steps are
+// read from the records still stored. Pick a step the window's age allows,
+// such as 1 minute for the last hour, 1 hour for 24 hours or 7 days and 1 day
+// beyond.
+func (s *SQLite) Series(ctx context.Context, f Filter, step time.Duration) ([]Point, error) {
+	if step < time.Minute || step%time.Minute != 0 {
+		return nil, fmt.Errorf("store: series: %w: step %v is not a whole number of minutes", ErrInvalid, step)
+	}
+	if _, _, err := filterWhere(f); err != nil {
+		return nil, fmt.Errorf("store: series: %w", err)
+	}
+	stepSec := int64(step / time.Second)
+	stepUS := stepSec * 1e6
+	a, b := window(f)
+	if a != minMicro {
+		a = floorDiv(a, stepUS) * stepUS
+	}
+	if b != maxMicro {
+		b = -floorDiv(-b, stepUS) * stepUS
+	}
+	if a != minMicro && b != maxMicro && (b-a)/stepUS > MaxSeriesPoints {
+		return nil, fmt.Errorf("store: series: %w: more than %d steps", ErrInvalid, MaxSeriesPoints)
+	}
+	tx, err := s.rdb.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: series: %w", err)
+	}
+	defer tx.Rollback()
+	parts, err := planFor(ctx, tx, f, a, b, stepSec)
+	if err != nil {
+		return nil, fmt.Errorf("store: series: %w", err)
+	}
+	model := groupings[ByModel]
+	g := grouping{
+		sql: "(bucket - bucket % " + strconv.FormatInt(stepSec, 10) + ") || char(0) || " + model.sql,
+		rec: func(r *capture.Record) string {
+			return strconv.FormatInt(floorDiv(r.Start.Unix(), stepSec)*stepSec, 10) + "\x00" + model.rec(r)
+		},
+	}
+	groups, err := aggregate(ctx, tx, f, parts, g, true)
+	if err != nil {
+		return nil, fmt.Errorf("store: series: %w", err)
+	}
+	steps := map[int64]*sums{}
+	usage := map[int64][]ModelUsage{}
+	for k, sum := range groups {
+		at, name, _ := strings.Cut(k, "\x00")
+		t, err := strconv.ParseInt(at, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("store: series: step %q: %w", at, err)
+		}
+		st := steps[t]
+		if st == nil {
+			st = newSums()
+			steps[t] = st
+		}
+		st.merge(sum)
+		usage[t] = append(usage[t], ModelUsage{Model: name, Requests: sum.requests, Cost: sum.cost,
+			PromptTokens: sum.prompt, CompletionTokens: sum.completion})
+	}
+	if len(steps) == 0 && (a == minMicro || b == maxMicro) {
+		return []Point{}, nil
+	}
+	first, last := a/1e6, b/1e6-stepSec
+	if a == minMicro || b == maxMicro {
+		lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+		for t := range steps {
+			lo, hi = min(lo, t), max(hi, t)
+		}
+		if a == minMicro {
+			first = lo
+		}
+		if b == maxMicro {
+			last = hi
+		}
+		if (last-first)/stepSec >= MaxSeriesPoints {
+			return nil, fmt.Errorf("store: series: %w: more than %d steps", ErrInvalid, MaxSeriesPoints)
+		}
+	}
+	out := make([]Point, 0, max(0, (last-first)/stepSec+1))
+	for t := first; t <= last; t += stepSec {
+		p := Point{Start: time.Unix(t, 0).UTC(), Models: []ModelUsage{}}
+		if st := steps[t]; st != nil {
+			sum := st.summary()
+			p.Requests, p.Errors, p.Cost = sum.Requests, sum.Errors, sum.Cost
+			p.P50DurationMs, p.P95DurationMs = sum.P50DurationMs, sum.P95DurationMs
+			p.PromptTokens, p.CompletionTokens = sum.PromptTokens, sum.CompletionTokens
+			p.Models = usage[t]
+			slices.SortFunc(p.Models, func(x, y ModelUsage) int {
+				return cmp.Or(cmp.Compare(y.Cost, x.Cost), cmp.Compare(y.Requests, x.Requests), strings.Compare(x.Model, y.Model))
+			})
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// Coverage says what period the rollups cover, and at what grain.
+type Coverage struct {
+	// From is the start of the oldest day with records, zero when there
+	// are none; the rollups hold every record since, pruned ones included.
+	From time.Time
+	// MinuteFrom and HourFrom are when the minute and hour rollups begin:
+	// older periods are kept at a coarser grain only. Zero means from the
+	// start.
+	MinuteFrom, HourFrom time.Time
+}
+
+// Coverage returns the period the rollups cover and their grains, for the
+// dashboard to say how far back, and how finely, it can answer.
+func (s *SQLite) Coverage(ctx context.Context) (Coverage, error) {
+	tx, err := s.rdb.BeginTx(ctx, nil)
+	if err != nil {
+		return Coverage{}, fmt.Errorf("store: coverage: %w", err)
+	}
+	defer tx.Rollback()
+	var c Coverage
+	var oldest sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT MIN(bucket) FROM rollups WHERE grain = ?`, grainDay).Scan(&oldest); err != nil {
+		return c, fmt.Errorf("store: coverage: %w", err)
+	}
+	if oldest.Valid {
+		c.From = time.Unix(oldest.Int64, 0).UTC()
+	}
+	lv, err := readLevels(ctx, tx)
+	if err != nil {
+		return c, fmt.Errorf("store: coverage: %w", err)
+	}
+	if lv.minuteFrom != math.MinInt64 {
+		c.MinuteFrom = time.Unix(lv.minuteFrom, 0).UTC()
+	}
+	if lv.hourFrom != math.MinInt64 {
+		c.HourFrom = time.Unix(lv.hourFrom, 0).UTC()
+	}
+	return c, nil
+}
