@@ -637,3 +637,69 @@ func TestExportLinks(t *testing.T) {
 		}
 	})
 }
+
+// failingStore is the real store, whose Each fails after handing over
+// `after` records.
+type failingStore struct {
+	web.Store
+	after int
+}
+
+func (f *failingStore) Each(ctx context.Context, filter store.Filter, fn func(*capture.Record) error) error {
+	n := 0
+	return f.Store.Each(ctx, filter, func(rec *capture.Record) error {
+		if n == f.after {
+			return errors.New("disk on fire")
+		}
+		n++
+		return fn(rec)
+	})
+}
+
+// TestExportStoreFails checks what a client gets when the store fails: a
+// 500 before the first row, and after it a download cut off, never a
+// short file that looks complete.
+func TestExportStoreFails(t *testing.T) {
+	fs := &failingStore{}
+	e := newSeededEnv(t, func(s *web.Server) { fs.Store, s.Store = s.Store, fs })
+	srv := httptest.NewServer(e.handler)
+	defer srv.Close()
+	c := e.login(adminKey)
+	get := func(t *testing.T) (*http.Response, []byte, error) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, srv.URL+"/api/export?format=csv", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.AddCookie(c)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return resp, body, err
+	}
+	t.Run("BeforeTheFirstRow", func(t *testing.T) {
+		fs.after = 0
+		resp, body, err := get(t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusInternalServerError || resp.Header.Get("Content-Disposition") != "" {
+			t.Errorf("status %d, %s; want a 500 that is no attachment", resp.StatusCode, body)
+		}
+		if strings.Contains(string(body), "disk on fire") {
+			t.Errorf("the store's error reached the client: %s", body)
+		}
+	})
+	t.Run("MidFile", func(t *testing.T) {
+		// Two rows fit the response's buffer, so the connection closes
+		// before the headers went out; past the buffer it would close
+		// mid-body. Either way the client sees an error, not a file.
+		fs.after = 2
+		if resp, body, err := get(t); err == nil {
+			t.Errorf("status %d and %d bytes, read to the end; want the download cut off", resp.StatusCode, len(body))
+		}
+	})
+}
