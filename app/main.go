@@ -274,6 +274,9 @@ func runReindex(ctx context.Context, args []string, getenv func(string) string, 
 	return nil
 }
 
+// importBatch is the most records import-seed commits in one transaction.
+const importBatch = 4096
+
 // runImportSeed records the history of the original Python system:
 // `openrouter-proxy import-seed [-tz ZONE] PATH [settings]`. Records go
 // through the store's writer like live traffic, so the rollups count them;
@@ -305,7 +308,11 @@ func runImportSeed(ctx context.Context, args []string, getenv func(string) strin
 	log := newLogger(cfg, stderr)
 	// An import must not lose rows: Record waits for room in the queue
 	// as long as it takes, rather than giving records up as the proxy does.
-	st, err := store.Open(ctx, cfg.DBPath(), store.Options{QueueBytes: cfg.QueueBytes, QueueWait: 24 * time.Hour, Logger: log})
+	// Larger batches than live traffic's: old records fall into many
+	// rollup buckets each, and one transaction updates a bucket once.
+	st, err := store.Open(ctx, cfg.DBPath(), store.Options{
+		QueueBytes: cfg.QueueBytes, QueueWait: 24 * time.Hour, BatchSize: importBatch, Logger: log,
+	})
 	if err != nil {
 		return fmt.Errorf("store: open %s (DATA_DIR): %w", cfg.DBPath(), err)
 	}
