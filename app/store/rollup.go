@@ -415,8 +415,9 @@ func scanStatRow(rows *sql.Rows) (rowid int64, ts string, r *capture.Record, err
 	return rowid, ts, r, nil
 }
 
-// backfillBatch is how many records the backfill counts per transaction.
-const backfillBatch = 20000
+// backfillBatch is how many records the backfill counts per transaction;
+// a variable for tests.
+var backfillBatch = 20000
 
 // backfillRollups builds the rollups of a database written before they
 // existed: it reads every record in start order, in batches, and counts
