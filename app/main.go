@@ -103,6 +103,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		QueueBytes: cfg.QueueBytes,
 		MaxHistory: cfg.MaxHistory,
 		Logger:     log,
+		Progress:   rollupProgress(stderr),
 		Hooks: append([]store.Hook{
 			mx.Hook(), // first: it times the commit from the start of the InTx hooks
 			{AfterCommit: tracker.Committed, AfterPrune: tracker.Pruned},
@@ -233,13 +234,39 @@ func (h *indexHooks) pruned(ids []string) {
 
 // runReindex rebuilds the search index from SQLite, with a progress bar:
 // `openrouter-proxy reindex`. The service must be stopped first.
+// rollupProgress returns the store's Progress callback: a progress bar on
+// stderr while Open builds the rollups of a database written before they
+// existed. A database that has them shows nothing.
+func rollupProgress(stderr io.Writer) func(done, total int64) {
+	var bar *progressbar.ProgressBar
+	return func(done, total int64) {
+		if bar == nil {
+			bar = progressbar.NewOptions64(total,
+				progressbar.OptionSetWriter(stderr),
+				progressbar.OptionSetDescription("building statistics"),
+				progressbar.OptionShowCount(),
+				progressbar.OptionShowIts(),
+				progressbar.OptionSetItsString("records"),
+				progressbar.OptionSetPredictTime(true),
+				progressbar.OptionThrottle(200*time.Millisecond),
+				progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }),
+			)
+		}
+		bar.ChangeMax64(total)
+		bar.Set64(done)
+		if done >= total {
+			bar.Finish()
+		}
+	}
+}
+
 func runReindex(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	cfg, err := config.Load(getenv, args, stderr)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg, stderr)
-	st, err := store.Open(ctx, cfg.DBPath(), store.Options{Logger: log})
+	st, err := store.Open(ctx, cfg.DBPath(), store.Options{Logger: log, Progress: rollupProgress(stderr)})
 	if err != nil {
 		return fmt.Errorf("store: open %s (DATA_DIR): %w", cfg.DBPath(), err)
 	}
@@ -312,6 +339,7 @@ func runImportSeed(ctx context.Context, args []string, getenv func(string) strin
 	// rollup buckets each, and one transaction updates a bucket once.
 	st, err := store.Open(ctx, cfg.DBPath(), store.Options{
 		QueueBytes: cfg.QueueBytes, QueueWait: 24 * time.Hour, BatchSize: importBatch, Logger: log,
+		Progress: rollupProgress(stderr),
 	})
 	if err != nil {
 		return fmt.Errorf("store: open %s (DATA_DIR): %w", cfg.DBPath(), err)
