@@ -166,9 +166,9 @@ type Header struct {
 // Detail is the page of one recorded exchange.
 type Detail struct {
 	Page
-	ID, TimeISO, TimeText, Method, URL, Path, Model, ModelRequested, Outcome, Error, FinishReason, GenerationID, KeyMask, ClientAddr string
-	Status, Attempts                                                                                                                 int
-	Stream                                                                                                                           bool
+	ID, TimeISO, TimeText, Method, URL, Path, Model, ModelRequested, Provider, Outcome, Error, FinishReason, GenerationID, KeyMask, ClientAddr string
+	Status, Attempts                                                                                                                           int
+	Stream                                                                                                                                     bool
 
 	DurationMs, TTFBMs, TTFTMs, TokensPerSec                                   float64
 	PromptTokens, CompletionTokens, TotalTokens, CachedTokens, ReasoningTokens int64

@@ -27,7 +27,7 @@ func (s *Server) detail(r *http.Request, rec *capture.Record) views.Detail {
 	d := views.Detail{
 		Page: s.page(r, rec.Method+" "+rec.Path),
 		ID:   rec.ID, TimeISO: iso, TimeText: text, Method: rec.Method, URL: rec.URL, Path: rec.Path,
-		Model: rec.Model, ModelRequested: rec.ModelRequested, Outcome: string(rec.Outcome), Error: rec.Error,
+		Model: rec.Model, ModelRequested: rec.ModelRequested, Provider: rec.Provider, Outcome: string(rec.Outcome), Error: rec.Error,
 		FinishReason: rec.FinishReason, GenerationID: rec.GenerationID, KeyMask: rec.KeyMask, ClientAddr: rec.ClientAddr,
 		Status: rec.Status, Attempts: rec.Attempts, Stream: rec.Stream,
 		DurationMs: ms(rec.Duration), TTFBMs: ms(rec.TTFB), TTFTMs: ms(rec.TTFT),
