@@ -476,7 +476,11 @@ func (ix *Index) index(bi bleve.Index, recs []*capture.Record) error {
 	}
 	b := bi.NewBatch()
 	for _, r := range recs {
-		if err := b.Index(r.ID, document(r)); err != nil {
+		doc, err := newDocument(bi.Mapping(), r)
+		if err == nil {
+			err = b.IndexAdvanced(doc)
+		}
+		if err != nil {
 			return fmt.Errorf("search: index %s: %w", r.ID, err)
 		}
 	}
