@@ -108,7 +108,8 @@ type importedRow struct {
 // TestImportSeedSubcommand: `openrouter-proxy import-seed PATH` brings in a
 // database of the original system through the store's writer, with exact
 // values, never stores a plaintext key, changes nothing when run again,
-// and its records reach the search index and the statistics.
+// its records reach the search index and the statistics, and it refuses
+// to run beside the service.
 func TestImportSeedSubcommand(t *testing.T) {
 	stream, whole, failed, keyless, malformed := seedRows()
 	seedPath := filepath.Join(t.TempDir(), "proxy_requests.db")
@@ -269,6 +270,11 @@ func TestImportSeedSubcommand(t *testing.T) {
 
 	t.Run("StatsCountThemOnce", func(t *testing.T) {
 		app := startApp(t, vars)
+		var out bytes.Buffer
+		err := run(context.Background(), []string{"import-seed", seedPath}, env, &out, &out)
+		if err == nil || !strings.Contains(err.Error(), "in use by another process (is the service running?)") {
+			t.Errorf("import-seed beside the running service: %v\n%s", err, out.String())
+		}
 		for _, c := range []struct {
 			key  string
 			want map[string]float64
@@ -358,4 +364,33 @@ func dump(t *testing.T, db *sql.DB) string {
 		fmt.Fprintf(&out, "%s: %d rows %x\n", n, len(lines), sha256.Sum256([]byte(strings.Join(lines, "\n"))))
 	}
 	return out.String()
+}
+
+// TestImportSeedRefusesOtherFiles: a file that is not a database of the
+// original system gets one clear line, and nothing is created.
+func TestImportSeedRefusesOtherFiles(t *testing.T) {
+	dataDir := t.TempDir()
+	env := func(k string) string { return map[string]string{"DATA_DIR": dataDir, "LOG_LEVEL": "warn"}[k] }
+	notes := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(notes, []byte("just some notes, not SQLite at all\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"import-seed", notes}, "import-seed: seed: " + notes + ": not a database of the original system: file is not a database"},
+		{[]string{"import-seed", filepath.Join(dataDir, "missing.db")}, "no such file or directory"},
+		{[]string{"import-seed"}, "import-seed: want the path of the original system's database"},
+		{[]string{"import-seed", "-tz", "Mars/Olympus", notes}, `import-seed: -tz "Mars/Olympus": not a time zone`},
+	} {
+		var out bytes.Buffer
+		err := run(context.Background(), c.args, env, &out, &out)
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: %v, want one line with %q", c.args, err, c.want)
+		}
+	}
+	if entries, _ := os.ReadDir(dataDir); len(entries) != 0 {
+		t.Errorf("DATA_DIR holds %d entries after refused imports, want none", len(entries))
+	}
 }

@@ -333,6 +333,18 @@ func runImportSeed(ctx context.Context, args []string, getenv func(string) strin
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	src, err := seed.Open(ctx, path)
+	if err != nil {
+		return fmt.Errorf("import-seed: %w", err)
+	}
+	defer src.Close()
+	// Not beside the service, whose writer would keep its rollup state in
+	// memory while this one changes it; the service cannot start meanwhile.
+	lock, err := search.Lock(cfg.SearchDir())
+	if err != nil {
+		return fmt.Errorf("import-seed: %w", err)
+	}
+	defer lock.Close()
 	// An import must not lose rows: Record waits for room in the queue
 	// as long as it takes, rather than giving records up as the proxy does.
 	// Larger batches than live traffic's: old records fall into many
@@ -356,7 +368,7 @@ func runImportSeed(ctx context.Context, args []string, getenv func(string) strin
 		progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }),
 	)
 	start := time.Now()
-	sum, err := seed.Import(ctx, path, st, seed.ImportOptions{
+	sum, err := src.Import(ctx, st, seed.ImportOptions{
 		Options: seed.Options{Location: loc, BodyLimit: cfg.BodyLimit},
 		Logger:  log,
 		Progress: func(done, total int64) {

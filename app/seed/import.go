@@ -72,13 +72,12 @@ func (s Summary) String() string {
 	return line + " (" + strings.Join(parts, ", ") + ")"
 }
 
-// Import records every row of the seed database at path in dst, skipping
-// rows whose record dst already holds and rows that cannot be imported
-// (counted by reason in the summary). It returns once everything queued is
-// committed. An error means the import stopped: the file is not a seed
-// database, it could not be read, or the store failed; rows committed
-// before then stay, and a second run brings in the rest.
-func Import(ctx context.Context, path string, dst Store, opts ImportOptions) (Summary, error) {
+// Import records every row of src in dst, skipping rows whose record dst
+// already holds and rows that cannot be imported (counted by reason in the
+// summary). It returns once everything queued is committed. An error means
+// the import stopped: the file could not be read, or the store failed;
+// rows committed before then stay, and a second run brings in the rest.
+func (src *DB) Import(ctx context.Context, dst Store, opts ImportOptions) (Summary, error) {
 	opts.Options = opts.Options.withDefaults()
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 1000
@@ -87,11 +86,6 @@ func Import(ctx context.Context, path string, dst Store, opts ImportOptions) (Su
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	sum := Summary{Failed: map[string]int64{}}
-	src, err := Open(ctx, path)
-	if err != nil {
-		return sum, err
-	}
-	defer src.Close()
 	total, err := src.Count(ctx)
 	if err != nil {
 		return sum, err
@@ -142,10 +136,10 @@ func Import(ctx context.Context, path string, dst Store, opts ImportOptions) (Su
 		return ctx.Err()
 	})
 	if err != nil {
-		return sum, fmt.Errorf("seed: import %s: %w", path, err)
+		return sum, fmt.Errorf("seed: import %s: %w", src.path, err)
 	}
 	if err := dst.Flush(ctx); err != nil {
-		return sum, fmt.Errorf("seed: import %s: %w", path, err)
+		return sum, fmt.Errorf("seed: import %s: %w", src.path, err)
 	}
 	return sum, nil
 }

@@ -27,6 +27,17 @@ func writeSeed(t *testing.T, rows ...seed.Row) string {
 	return path
 }
 
+// openSeed opens the seed file at path, closed at the end.
+func openSeed(t *testing.T, path string) *seed.DB {
+	t.Helper()
+	db, err := seed.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // openStore opens a store in a temporary directory, closed at the end.
 func openStore(t *testing.T) *store.SQLite {
 	t.Helper()
@@ -52,7 +63,8 @@ func TestImport(t *testing.T) {
 	opts := seed.ImportOptions{BatchSize: 3, Progress: func(done, total int64) {
 		progress = append(progress, [2]int64{done, total})
 	}}
-	sum, err := seed.Import(ctx, path, st, opts)
+	src := openSeed(t, path)
+	sum, err := src.Import(ctx, st, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +89,7 @@ func TestImport(t *testing.T) {
 
 	t.Run("AgainChangesNothing", func(t *testing.T) {
 		before, _ := st.Feed(ctx)
-		sum, err := seed.Import(ctx, path, st, opts)
+		sum, err := src.Import(ctx, st, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,13 +103,12 @@ func TestImport(t *testing.T) {
 	})
 }
 
-func TestImportRefusesOtherFiles(t *testing.T) {
+func TestOpenRefusesOtherFiles(t *testing.T) {
 	dir := t.TempDir()
 	text := filepath.Join(dir, "notes.txt")
 	if err := os.WriteFile(text, []byte(strings.Repeat("not sqlite\n", 100)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	own := openStore(t) // this store's own file: no authorization_bearer
 	ownPath := filepath.Join(dir, "own.db")
 	ownStore, err := store.Open(context.Background(), ownPath, store.Options{})
 	if err != nil {
@@ -116,9 +127,12 @@ func TestImportRefusesOtherFiles(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := seed.Import(context.Background(), c.path, own, seed.ImportOptions{})
+			db, err := seed.Open(context.Background(), c.path)
+			if err == nil {
+				db.Close()
+			}
 			if err == nil || !strings.Contains(err.Error(), c.want) || errors.Is(err, seed.ErrNotSeed) != c.notSeed {
-				t.Fatalf("Import(%s) = %v, want an error saying %q", c.path, err, c.want)
+				t.Fatalf("Open(%s) = %v, want an error saying %q", c.path, err, c.want)
 			}
 			if strings.Count(err.Error(), "\n") > 0 {
 				t.Errorf("error of more than one line: %q", err)
