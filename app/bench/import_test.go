@@ -71,7 +71,7 @@ func BenchmarkImportSeed(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
 			st, err := store.Open(ctx, filepath.Join(b.TempDir(), "proxy_requests.db"),
-				store.Options{QueueWait: time.Hour, BatchSize: 4096, Logger: quiet}) // as runImportSeed opens it
+				store.Options{QueueWait: time.Hour, BatchSize: 4096, QueueBytes: 64 << 20, Logger: quiet}) // as runImportSeed opens it
 			if err != nil {
 				b.Fatal(err)
 			}
