@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -167,8 +169,9 @@ func bucketOf(t time.Time, grain int64) int64 {
 // rollupBatch aggregates records by rollup row and by key, in memory, so
 // that a batch costs one upsert per row touched, not one per record.
 type rollupBatch struct {
-	rows map[rollupKey]*sums
-	keys map[string]*keyRow
+	rows   map[rollupKey]*sums // rollups
+	totals map[rollupKey]*sums // rollup_totals: only grain, bucket, key and ok set
+	keys   map[string]*keyRow
 }
 
 // keyRow is one api_keys row's change.
@@ -179,7 +182,7 @@ type keyRow struct {
 }
 
 func newRollupBatch() *rollupBatch {
-	return &rollupBatch{rows: map[rollupKey]*sums{}, keys: map[string]*keyRow{}}
+	return &rollupBatch{rows: map[rollupKey]*sums{}, totals: map[rollupKey]*sums{}, keys: map[string]*keyRow{}}
 }
 
 // add counts r at every grain lv still keeps for its time.
@@ -197,6 +200,14 @@ func (b *rollupBatch) add(r *capture.Record, lv rollupLevels) {
 			b.rows[k] = s
 		}
 		s.add(r)
+		// The key's totals of the bucket, for queries that filter by no
+		// other dimension: a few rows per bucket instead of hundreds.
+		k = rollupKey{grain: g, bucket: bucket, rollupDims: rollupDims{keyHash: dims.keyHash, ok: dims.ok}}
+		if s = b.totals[k]; s == nil {
+			s = newSums()
+			b.totals[k] = s
+		}
+		s.add(r)
 	}
 	if r.KeyHash != "" {
 		ts := formatTime(r.Start)
@@ -212,33 +223,46 @@ func (b *rollupBatch) add(r *capture.Record, lv rollupLevels) {
 	}
 }
 
-// upsertRollupSQL adds one aggregated row to the rollups. The driver
-// returns an empty blob from a Go function as NULL, hence the COALESCE.
-const upsertRollupSQL = `
-	INSERT INTO rollups (grain, bucket, key_hash, model_requested, model, provider, status, ok, stream, method,
-		requests, duration_ms, ttfb_ms, ttfb_count, ttft_ms, ttft_count, gen_ms, gen_tokens,
-		prompt_tokens, completion_tokens, total_tokens, cached_tokens, reasoning_tokens, cost,
-		duration_hist, ttft_hist)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT (grain, bucket, key_hash, model_requested, model, provider, status, ok, stream, method) DO UPDATE SET
-		requests = requests + excluded.requests,
-		duration_ms = duration_ms + excluded.duration_ms,
-		ttfb_ms = ttfb_ms + excluded.ttfb_ms,
-		ttfb_count = ttfb_count + excluded.ttfb_count,
-		ttft_ms = ttft_ms + excluded.ttft_ms,
-		ttft_count = ttft_count + excluded.ttft_count,
-		gen_ms = gen_ms + excluded.gen_ms,
-		gen_tokens = gen_tokens + excluded.gen_tokens,
-		prompt_tokens = prompt_tokens + excluded.prompt_tokens,
-		completion_tokens = completion_tokens + excluded.completion_tokens,
-		total_tokens = total_tokens + excluded.total_tokens,
-		cached_tokens = cached_tokens + excluded.cached_tokens,
-		reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
-		cost = cost + excluded.cost,
-		duration_hist = CASE WHEN length(excluded.duration_hist) = 0 THEN duration_hist
-			ELSE COALESCE(hist_merge(duration_hist, excluded.duration_hist), X'') END,
-		ttft_hist = CASE WHEN length(excluded.ttft_hist) = 0 THEN ttft_hist
-			ELSE COALESCE(hist_merge(ttft_hist, excluded.ttft_hist), X'') END`
+// The dimensions of the two rollup tables, in primary key order after
+// grain and bucket.
+var (
+	rollupDimCols = []string{"key_hash", "model_requested", "model", "provider", "status", "ok", "stream", "method"}
+	totalDimCols  = []string{"key_hash", "ok"}
+)
+
+// sumCols are the rollup tables' sums, in the order sumArgs gives them.
+var sumCols = []string{"requests", "duration_ms", "ttfb_ms", "ttfb_count", "ttft_ms", "ttft_count", "gen_ms", "gen_tokens",
+	"prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "reasoning_tokens", "cost"}
+
+// sumArgs returns s's sums and histograms as upsertSQL's arguments.
+func (s *sums) sumArgs() []any {
+	return []any{s.requests, s.durationMs, s.ttfbMs, s.ttfbCount, s.ttftMs, s.ttftCount, s.genMs, s.genTokens,
+		s.prompt, s.completion, s.total, s.cached, s.reasoning, s.cost, s.dur.encode(), s.ttft.encode()}
+}
+
+// upsertSQL adds one aggregated row to a rollup table whose dimensions
+// are dims. The driver returns an empty blob from a Go function as NULL,
+// hence the COALESCE; an empty histogram added costs no call.
+func upsertSQL(table string, dims []string) string {
+	key := append([]string{"grain", "bucket"}, dims...)
+	cols := append(append(slices.Clone(key), sumCols...), "duration_hist", "ttft_hist")
+	var set []string
+	for _, c := range sumCols {
+		set = append(set, c+" = "+c+" + excluded."+c)
+	}
+	for _, h := range []string{"duration_hist", "ttft_hist"} {
+		set = append(set, h+" = CASE WHEN length(excluded."+h+") = 0 THEN "+h+
+			" ELSE COALESCE(hist_merge("+h+", excluded."+h+"), X'') END")
+	}
+	return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" +
+		strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ") ON CONFLICT (" + strings.Join(key, ", ") +
+		") DO UPDATE SET " + strings.Join(set, ", ")
+}
+
+var (
+	upsertRollupSQL = upsertSQL("rollups", rollupDimCols)
+	upsertTotalSQL  = upsertSQL("rollup_totals", totalDimCols)
+)
 
 // upsertKeySQL adds a batch's requests of one key to api_keys, keeping the
 // newest record's mask.
@@ -249,23 +273,17 @@ const upsertKeySQL = `
 		key_mask = CASE WHEN excluded.last_seen >= last_seen THEN excluded.key_mask ELSE key_mask END,
 		last_seen = max(last_seen, excluded.last_seen)`
 
-// write upserts the batch's rows and keys in tx.
+// write upserts the batch's rows, totals and keys in tx.
 func (b *rollupBatch) write(ctx context.Context, tx *sql.Tx) error {
-	if len(b.rows) > 0 {
-		stmt, err := tx.PrepareContext(ctx, upsertRollupSQL)
-		if err != nil {
-			return fmt.Errorf("rollups: prepare: %w", err)
-		}
-		defer stmt.Close()
-		for k, s := range b.rows {
-			if _, err := stmt.ExecContext(ctx, k.grain, k.bucket, k.keyHash, k.modelRequested, k.model, k.provider,
-				k.status, k.ok, k.stream, k.method,
-				s.requests, s.durationMs, s.ttfbMs, s.ttfbCount, s.ttftMs, s.ttftCount, s.genMs, s.genTokens,
-				s.prompt, s.completion, s.total, s.cached, s.reasoning, s.cost,
-				s.dur.encode(), s.ttft.encode()); err != nil {
-				return fmt.Errorf("rollups: upsert: %w", err)
-			}
-		}
+	if err := upsertAll(ctx, tx, upsertRollupSQL, b.rows, func(k rollupKey) []any {
+		return []any{k.grain, k.bucket, k.keyHash, k.modelRequested, k.model, k.provider, k.status, k.ok, k.stream, k.method}
+	}); err != nil {
+		return err
+	}
+	if err := upsertAll(ctx, tx, upsertTotalSQL, b.totals, func(k rollupKey) []any {
+		return []any{k.grain, k.bucket, k.keyHash, k.ok}
+	}); err != nil {
+		return err
 	}
 	if len(b.keys) > 0 {
 		stmt, err := tx.PrepareContext(ctx, upsertKeySQL)
@@ -277,6 +295,25 @@ func (b *rollupBatch) write(ctx context.Context, tx *sql.Tx) error {
 			if _, err := stmt.ExecContext(ctx, hash, k.mask, k.requests, k.last); err != nil {
 				return fmt.Errorf("rollups: upsert key: %w", err)
 			}
+		}
+	}
+	return nil
+}
+
+// upsertAll runs query for each row, with the key's arguments keyArgs
+// gives followed by the sums.
+func upsertAll(ctx context.Context, tx *sql.Tx, query string, rows map[rollupKey]*sums, keyArgs func(rollupKey) []any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return fmt.Errorf("rollups: prepare: %w", err)
+	}
+	defer stmt.Close()
+	for k, s := range rows {
+		if _, err := stmt.ExecContext(ctx, append(keyArgs(k), s.sumArgs()...)...); err != nil {
+			return fmt.Errorf("rollups: upsert: %w", err)
 		}
 	}
 	return nil
@@ -370,18 +407,20 @@ func (s *SQLite) compact(ctx context.Context, now time.Time) error {
 	for _, g := range []struct {
 		grain, before, step int64
 	}{{grainMinute, s.levels.minuteFrom, 6 * grainHour}, {grainHour, s.levels.hourFrom, 7 * grainDay}} {
-		for {
-			// A step of buckets at a time, oldest first.
-			var oldest sql.NullInt64
-			if err := s.wdb.QueryRowContext(ctx, `SELECT MIN(bucket) FROM rollups WHERE grain = ?`, g.grain).Scan(&oldest); err != nil {
-				return fmt.Errorf("store: compact: %w", err)
-			}
-			if !oldest.Valid || oldest.Int64 >= g.before {
-				break
-			}
-			if _, err := s.wdb.ExecContext(ctx, `DELETE FROM rollups WHERE grain = ? AND bucket < ?`,
-				g.grain, min(g.before, oldest.Int64+g.step)); err != nil {
-				return fmt.Errorf("store: compact: %w", err)
+		for _, table := range []string{"rollups", "rollup_totals"} {
+			for {
+				// A step of buckets at a time, oldest first.
+				var oldest sql.NullInt64
+				if err := s.wdb.QueryRowContext(ctx, `SELECT MIN(bucket) FROM `+table+` WHERE grain = ?`, g.grain).Scan(&oldest); err != nil {
+					return fmt.Errorf("store: compact: %w", err)
+				}
+				if !oldest.Valid || oldest.Int64 >= g.before {
+					break
+				}
+				if _, err := s.wdb.ExecContext(ctx, `DELETE FROM `+table+` WHERE grain = ? AND bucket < ?`,
+					g.grain, min(g.before, oldest.Int64+g.step)); err != nil {
+					return fmt.Errorf("store: compact: %w", err)
+				}
 			}
 		}
 	}

@@ -634,8 +634,8 @@ func TestCompaction(t *testing.T) {
 	}
 }
 
-// rollupDump returns the rollups and api_keys of the database at path, one
-// line per row, sorted, costs rounded.
+// rollupDump returns the rollups, rollup_totals and api_keys of the
+// database at path, one line per row, sorted, sums of floats rounded.
 func rollupDump(t *testing.T, path string) []string {
 	t.Helper()
 	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
@@ -663,6 +663,24 @@ func rollupDump(t *testing.T, path string) []string {
 		out = append(out, fmt.Sprint(vals...))
 	}
 	rows.Close()
+	totals, err := db.Query(`SELECT grain, bucket, key_hash, ok, requests, round(duration_ms, 6), ttfb_count, ttft_count,
+		gen_tokens, prompt_tokens, completion_tokens, total_tokens, cached_tokens, reasoning_tokens, round(cost, 9),
+		hex(duration_hist), hex(ttft_hist) FROM rollup_totals`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for totals.Next() {
+		vals := make([]any, 17)
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := totals.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprint(append([]any{"total "}, vals...)...))
+	}
+	totals.Close()
 	keys, err := db.Query(`SELECT key_hash, key_mask, requests, last_seen FROM api_keys`)
 	if err != nil {
 		t.Fatal(err)

@@ -112,10 +112,24 @@ func usesRollups(f Filter) bool { return f.Search == "" && f.IDs == nil }
 type grouping struct {
 	sql string                         // over rollups' columns; "''" for one group
 	rec func(r *capture.Record) string // the same for a record
+	// byKeyOnly is set when the groups depend on the key alone, so that
+	// the keys' total rows can answer them.
+	byKeyOnly bool
 }
 
 // oneGroup puts everything in the group "".
-var oneGroup = grouping{sql: "''", rec: func(*capture.Record) string { return "" }}
+var oneGroup = grouping{sql: "''", rec: func(*capture.Record) string { return "" }, byKeyOnly: true}
+
+// tableFor returns the rollup table answering f grouped by g: the keys'
+// totals when f filters by nothing but the key and the outcome, which they
+// keep apart, else the rollups of every dimension.
+func tableFor(f Filter, g grouping) string {
+	if g.byKeyOnly && f.Model == "" && f.Provider == "" && f.Method == "" &&
+		(f.Status == "" || f.Status == StatusSuccess || f.Status == StatusError) {
+		return "rollup_totals"
+	}
+	return "rollups"
+}
 
 // aggregate sums the records of f that the parts select, by group: whole
 // buckets from the rollups, ragged parts from the records. With hists
@@ -157,13 +171,14 @@ func aggregate(ctx context.Context, tx *sql.Tx, f Filter, parts []part, g groupi
 		return nil, err
 	}
 	where := "(" + strings.Join(ranges, " OR ") + ") AND " + strings.Join(dims, " AND ")
+	table := tableFor(f, g)
 	args = append(rangeArgs, args...)
 
 	rows, err := tx.QueryContext(ctx, `
 		SELECT `+g.sql+` AS g, SUM(requests), SUM(CASE WHEN ok = 1 THEN requests ELSE 0 END),
 			SUM(duration_ms), SUM(ttfb_ms), SUM(ttfb_count), SUM(ttft_ms), SUM(ttft_count), SUM(gen_ms), SUM(gen_tokens),
 			SUM(prompt_tokens), SUM(completion_tokens), SUM(total_tokens), SUM(cached_tokens), SUM(reasoning_tokens), SUM(cost)
-		FROM rollups WHERE `+where+` GROUP BY g`, args...)
+		FROM `+table+` WHERE `+where+` GROUP BY g`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("rollups: %w", err)
 	}
@@ -184,7 +199,7 @@ func aggregate(ctx context.Context, tx *sql.Tx, f Filter, parts []part, g groupi
 	if !hists {
 		return out, nil
 	}
-	rows, err = tx.QueryContext(ctx, `SELECT `+g.sql+`, duration_hist, ttft_hist FROM rollups WHERE `+where, args...)
+	rows, err = tx.QueryContext(ctx, `SELECT `+g.sql+`, duration_hist, ttft_hist FROM `+table+` WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("rollups: histograms: %w", err)
 	}
@@ -395,7 +410,7 @@ var groupings = map[Dimension]grouping{
 			}
 			return "none"
 		}},
-	ByKey: {sql: "key_hash", rec: func(r *capture.Record) string { return r.KeyHash }},
+	ByKey: {sql: "key_hash", rec: func(r *capture.Record) string { return r.KeyHash }, byKeyOnly: true},
 }
 
 // BreakdownRow is one group of a Breakdown.
