@@ -28,6 +28,9 @@ const (
 type part struct {
 	grain    int64 // seconds
 	from, to int64
+	// ragged marks the records' parts of a plan: short spans of time, read
+	// through the timestamp index whatever else the filter names.
+	ragged bool
 }
 
 // level is one grain a plan may use: its rows are complete from from
@@ -64,7 +67,7 @@ func plan(a, b int64, lv []level, out []part) []part {
 		return out
 	}
 	if len(lv) == 0 {
-		return append(out, part{from: a, to: b})
+		return append(out, part{from: a, to: b, ragged: true})
 	}
 	g := lv[0].grain * 1e6
 	lo, hi := a, b
@@ -229,7 +232,13 @@ func aggregateRecords(ctx context.Context, tx *sql.Tx, f Filter, p part, g group
 	if err != nil {
 		return err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+statSelect+` FROM requests WHERE `+cond, args...)
+	from := "requests"
+	if p.ragged {
+		// A user's filter names the key, and SQLite would rather walk all
+		// of the key's records than the few of a minute.
+		from = "requests INDEXED BY requests_timestamp"
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+statSelect+` FROM `+from+` WHERE `+cond, args...)
 	if err != nil {
 		return fmt.Errorf("records: %w", err)
 	}
@@ -574,11 +583,31 @@ func (s *SQLite) Series(ctx context.Context, f Filter, step time.Duration) ([]Po
 			return strconv.FormatInt(floorDiv(r.Start.Unix(), stepSec)*stepSec, 10) + "\x00" + model.rec(r)
 		},
 	}
-	groups, err := aggregate(ctx, tx, f, parts, g, true)
+	// The sums by step and model, then the latency histograms by step
+	// alone, which the keys' totals answer when f allows.
+	groups, err := aggregate(ctx, tx, f, parts, g, false)
+	if err != nil {
+		return nil, fmt.Errorf("store: series: %w", err)
+	}
+	stepOnly := grouping{
+		sql: "(bucket - bucket % " + strconv.FormatInt(stepSec, 10) + ")",
+		rec: func(r *capture.Record) string {
+			return strconv.FormatInt(floorDiv(r.Start.Unix(), stepSec)*stepSec, 10)
+		},
+		byKeyOnly: true,
+	}
+	byStep, err := aggregate(ctx, tx, f, parts, stepOnly, true)
 	if err != nil {
 		return nil, fmt.Errorf("store: series: %w", err)
 	}
 	steps := map[int64]*sums{}
+	for k, sum := range byStep {
+		t, err := strconv.ParseInt(k, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("store: series: step %q: %w", k, err)
+		}
+		steps[t] = sum
+	}
 	usage := map[int64][]ModelUsage{}
 	for k, sum := range groups {
 		at, name, _ := strings.Cut(k, "\x00")
@@ -586,12 +615,6 @@ func (s *SQLite) Series(ctx context.Context, f Filter, step time.Duration) ([]Po
 		if err != nil {
 			return nil, fmt.Errorf("store: series: step %q: %w", at, err)
 		}
-		st := steps[t]
-		if st == nil {
-			st = newSums()
-			steps[t] = st
-		}
-		st.merge(sum)
 		usage[t] = append(usage[t], ModelUsage{Model: name, Requests: sum.requests, Cost: sum.cost,
 			PromptTokens: sum.prompt, CompletionTokens: sum.completion})
 	}
