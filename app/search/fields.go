@@ -27,6 +27,12 @@ const (
 	// and before:/after: are term ranges on it.
 	FieldTime = "ts"
 
+	// FieldFacets holds, with doc values, the terms the facets count:
+	// "m:" and each model, "s:" and the status, "o:" and the outcome. One
+	// field rather than doc values on three: every hit of a faceted search
+	// visits the doc values of each such field once.
+	FieldFacets = "facet"
+
 	// FieldSeq is the record's commit sequence, as one zero-padded keyword
 	// (seqTerm): the feed's watermark is checked and trimmed by it.
 	FieldSeq = "seq"

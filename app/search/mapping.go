@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
-	bdoc "github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/analysis/lang/cjk"
+	bdoc "github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/mapping"
 	index "github.com/blevesearch/bleve_index_api"
 
@@ -16,7 +16,7 @@ import (
 
 // mappingVersion names the mapping below. An index built with another
 // version is rebuilt in the background on start.
-const mappingVersion = "4"
+const mappingVersion = "5"
 
 // textAnalyzer is the analyzer of the text fields: Unicode word
 // segmentation, full/half width folding, lower case, and bigrams of CJK
@@ -53,8 +53,8 @@ func newMapping() *mapping.IndexMappingImpl {
 	for name, f := range map[string]*mapping.FieldMapping{
 		FieldRequest: text(), FieldResponse: text(), FieldError: text(),
 		FieldPath: kw(false), FieldMethod: kw(false), FieldKey: kw(false),
-		FieldModel: kw(true), FieldStatus: kw(true), FieldOutcome: kw(true),
-		FieldStream: stream, FieldTime: kw(true), FieldSeq: kw(false),
+		FieldModel: kw(false), FieldStatus: kw(false), FieldOutcome: kw(false),
+		FieldFacets: kw(true), FieldStream: stream, FieldTime: kw(true), FieldSeq: kw(false),
 	} {
 		doc.AddFieldMappingsAt(name, f)
 	}
@@ -65,10 +65,12 @@ func newMapping() *mapping.IndexMappingImpl {
 	return m
 }
 
-// timeTerm is the term of a start time: fixed-width UTC text at the
-// microsecond, as the store keeps it, so that term order is time order.
-// One term a document, where a Bleve datetime field indexes sixteen
-// (numeric prefixes for range queries) and doubles the index's size.
+// timeTerm is the term of a start time: the microseconds since the first
+// instant the index can hold, as 15 fixed-width lower-case hex digits, so
+// that term order is time order. One short term a document, where a Bleve
+// datetime field indexes sixteen (numeric prefixes for range queries) and
+// doubles the index's size; it is also the doc value every hit is sorted
+// by.
 func timeTerm(t time.Time) string {
 	t = t.UTC()
 	if t.Before(minIndexTime) {
@@ -76,7 +78,24 @@ func timeTerm(t time.Time) string {
 	} else if t.After(maxIndexTime) {
 		t = maxIndexTime
 	}
-	return t.Format("2006-01-02T15:04:05.000000Z")
+	return fmt.Sprintf("%015x", t.UnixMicro()-minIndexTime.UnixMicro())
+}
+
+// Prefixes of the terms of FieldFacets, by the field they stand for.
+const (
+	facetModel   = "m:"
+	facetStatus  = "s:"
+	facetOutcome = "o:"
+)
+
+// facetTerms returns the terms of FieldFacets: each model, the status and
+// the outcome, each behind its prefix.
+func facetTerms(models []string, status, outcome string) []string {
+	out := make([]string, 0, len(models)+2)
+	for _, m := range models {
+		out = append(out, facetModel+m)
+	}
+	return append(out, facetStatus+status, facetOutcome+outcome)
 }
 
 // seqTerm is the term of a commit sequence: zero-padded, so that term
@@ -128,6 +147,7 @@ func document(rec *capture.Record) map[string]any {
 			models = append(models, m)
 		}
 	}
+	status := fmt.Sprintf("%03d", max(0, min(rec.Status, 999)))
 	d := map[string]any{
 		FieldRequest:  requestText(rec.ReqBodyStored),
 		FieldResponse: responseText(rec.Content, rec.Reasoning, rec.ToolCallsJSON),
@@ -135,8 +155,9 @@ func document(rec *capture.Record) map[string]any {
 		FieldPath:     rec.Path,
 		FieldMethod:   strings.ToUpper(rec.Method),
 		FieldModel:    models,
-		FieldStatus:   fmt.Sprintf("%03d", max(0, min(rec.Status, 999))),
+		FieldStatus:   status,
 		FieldOutcome:  string(rec.Outcome),
+		FieldFacets:   facetTerms(models, status, string(rec.Outcome)),
 		FieldStream:   rec.Stream,
 		FieldTime:     timeTerm(rec.Start),
 		FieldSeq:      seqTerm(rec.Seq),

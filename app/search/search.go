@@ -117,9 +117,9 @@ func run(ctx context.Context, bi bleve.Index, q query.Query, r Request) (Result,
 		req.SortBy([]string{"-" + FieldTime})
 	}
 	if r.Facets {
-		req.AddFacet(FieldModel, bleve.NewFacetRequest(FieldModel, maxFacets))
-		req.AddFacet(FieldStatus, bleve.NewFacetRequest(FieldStatus, maxFacets))
-		req.AddFacet(FieldOutcome, bleve.NewFacetRequest(FieldOutcome, maxFacets))
+		// Every term, so that no status or outcome is crowded out by
+		// models; each list is capped below.
+		req.AddFacet(FieldFacets, bleve.NewFacetRequest(FieldFacets, maxFacetTerms))
 	}
 	res, err := bi.SearchInContext(ctx, req)
 	if err != nil {
@@ -129,21 +129,30 @@ func run(ctx context.Context, bi bleve.Index, q query.Query, r Request) (Result,
 	for i, h := range res.Hits {
 		out.IDs[i] = h.ID
 	}
-	out.Models = facets(res, FieldModel)
-	out.Statuses = facets(res, FieldStatus)
-	out.Outcomes = facets(res, FieldOutcome)
+	out.Models, out.Statuses, out.Outcomes = facets(res)
 	return out, nil
 }
 
-// facets returns the terms of one facet of res, most frequent first.
-func facets(res *bleve.SearchResult, field string) []Facet {
-	f := res.Facets[field]
+// maxFacetTerms bounds the terms of FieldFacets a search counts and
+// returns: far more than the models, statuses and outcomes there are.
+const maxFacetTerms = 10_000
+
+// facets splits the terms of FieldFacets among res's models, statuses and
+// outcomes, most frequent first, at most maxFacets of each.
+func facets(res *bleve.SearchResult) (models, statuses, outcomes []Facet) {
+	f := res.Facets[FieldFacets]
 	if f == nil || f.Terms == nil {
-		return nil
+		return nil, nil, nil
 	}
-	var out []Facet
 	for _, t := range f.Terms.Terms() {
-		out = append(out, Facet{t.Term, t.Count})
+		for _, to := range []struct {
+			prefix string
+			list   *[]Facet
+		}{{facetModel, &models}, {facetStatus, &statuses}, {facetOutcome, &outcomes}} {
+			if v, ok := strings.CutPrefix(t.Term, to.prefix); ok && len(*to.list) < maxFacets {
+				*to.list = append(*to.list, Facet{v, t.Count})
+			}
+		}
 	}
-	return out
+	return models, statuses, outcomes
 }
