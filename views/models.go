@@ -50,12 +50,15 @@ type Filter struct {
 	Search string
 	Status string // "", "success", "error", "2xx", "4xx", "5xx"
 	Model  string
-	Method string
-	From   string // value of <input type=datetime-local>
-	To     string // value of <input type=datetime-local>
-	Key    string // key_hash; admin only
-	Sort   string // "" (newest first) or "relevance"; for searches
-	Page   int
+	// Provider keeps the records one provider served; it has no field of
+	// its own on the dashboard, only the statistics page's links set it.
+	Provider string
+	Method   string
+	From     string // value of <input type=datetime-local>
+	To       string // value of <input type=datetime-local>
+	Key      string // key_hash; admin only
+	Sort     string // "" (newest first) or "relevance"; for searches
+	Page     int
 }
 
 // Option is one choice of a <select>.
@@ -197,4 +200,96 @@ type Detail struct {
 type NotFound struct {
 	Page
 	Message string
+}
+
+// StatsPage is the statistics page: a window, the table's filters, and the
+// numbers, breakdowns and charts of what they select.
+type StatsPage struct {
+	Page
+	// Admin adds the key filter and the key breakdown.
+	Admin bool
+	// Windows are the window picker's choices; one is Current unless the
+	// window is a custom from–to.
+	Windows []WindowChoice
+	// Window is the current window's value: "1h", "24h", "7d", "30d",
+	// "all", or "custom" for a from–to.
+	Window string
+	// Filter is the form's state: Status, Model, Provider, Method, Key
+	// (admins), and From and To when the window is custom.
+	Filter Filter
+	// Models, Methods, Keys and KeysHidden are the form's choices, as on
+	// the dashboard.
+	Models     []string
+	Methods    []string
+	Keys       []Option
+	KeysHidden int
+	Body       StatsBody
+}
+
+// WindowChoice is one choice of the window picker: a link to the page with
+// that window and the current filters.
+type WindowChoice struct {
+	Value, Label, URL string
+	Current           bool
+}
+
+// StatsBody is the part of the statistics page that refreshes: cards,
+// charts and breakdowns, in #stats-body.
+type StatsBody struct {
+	// PollURL is what #stats-body polls; the server answers 204 while
+	// nothing it shows has changed.
+	PollURL string
+	// Period says which period the numbers cover, e.g. "Last 24 hours,
+	// since 2026-10-02 14:00 UTC".
+	Period string
+	// Coverage says what period the rollups cover and at which grain.
+	Coverage string
+	// TableURL is the request table with the same filters and window.
+	TableURL string
+	Cards    StatsCards
+	Series   Series
+	// Tokens are the models' tokens for the tokens chart.
+	Tokens     []ModelTokens
+	Breakdowns []Breakdown
+	// Error, when set, replaces everything: the filters could not be
+	// understood, and this says why.
+	Error string
+}
+
+// StatsCards are the statistics page's headline numbers.
+type StatsCards struct {
+	Requests, Errors               int64
+	SuccessRate, ErrorRate         float64 // percent, 0–100
+	AvgMs, P50Ms, P95Ms, P99Ms     float64
+	TTFTP50Ms, TTFTP95Ms           float64
+	TokensPerSec                   float64
+	PromptTokens, CompletionTokens int64
+	CachedTokens, ReasoningTokens  int64
+	Cost                           float64 // USD
+}
+
+// Breakdown is one table of the statistics by a dimension.
+type Breakdown struct {
+	// ID names the table in data-testid ("breakdown-"+ID).
+	ID, Title string
+	// Column heads the first column: "Model", "Provider", …
+	Column string
+	Rows   []BreakdownRow
+	// Hidden is how many smaller groups Rows leaves out.
+	Hidden int
+}
+
+// BreakdownRow is one group of a Breakdown.
+type BreakdownRow struct {
+	Label string
+	// URL is the request table filtered to this group; "" when the table
+	// has no filter for it (no model, an unknown provider, a 3xx status).
+	URL              string
+	Requests, Errors int64
+	// Share is the group's part of all requests, in percent.
+	Share        float64
+	ErrorRate    float64
+	P50Ms, P95Ms float64
+	Tokens       int64
+	Cost         float64
 }

@@ -75,6 +75,7 @@ func (s *Server) parseQuery(q url.Values, id auth.Identity) (query, error) {
 	v := &out.view
 	v.Search = strings.TrimSpace(q.Get("search"))
 	v.Status, v.Model, v.Method = q.Get("status"), q.Get("model"), strings.ToUpper(q.Get("method"))
+	v.Provider = q.Get("provider")
 	v.From, v.To = q.Get("from"), q.Get("to")
 	if id.Admin {
 		v.Key = q.Get("key")
@@ -94,7 +95,7 @@ func (s *Server) parseQuery(q url.Values, id auth.Identity) (query, error) {
 	v.Page = out.page
 
 	f := store.Filter{
-		Viewer: id.Viewer(), KeyHash: v.Key, Search: v.Search, Status: v.Status, Model: v.Model, Method: v.Method,
+		Viewer: id.Viewer(), KeyHash: v.Key, Search: v.Search, Status: v.Status, Model: v.Model, Provider: v.Provider, Method: v.Method,
 		Limit: out.pageSize, Offset: (out.page - 1) * out.pageSize,
 	}
 	if v.From != "" {
@@ -123,6 +124,10 @@ func (s *Server) parseQuery(q url.Values, id auth.Identity) (query, error) {
 	out.filter = f
 	if v.Search == "" {
 		return out, nil
+	}
+	if v.Provider != "" {
+		// The index knows no providers, and would ignore the filter.
+		return out, badInput("provider=%q: a search cannot be narrowed by provider; leave out one or the other", v.Provider)
 	}
 	// One syntax and one set of errors, whichever answers the search: the
 	// index, or the store while the index is not ready.
@@ -154,7 +159,7 @@ func (q query) searching() bool { return q.text != nil }
 func (q query) encode() string {
 	vals := url.Values{}
 	for _, kv := range [][2]string{
-		{"search", q.view.Search}, {"status", q.view.Status}, {"model", q.view.Model}, {"method", q.view.Method},
+		{"search", q.view.Search}, {"status", q.view.Status}, {"model", q.view.Model}, {"provider", q.view.Provider}, {"method", q.view.Method},
 		{"from", q.view.From}, {"to", q.view.To}, {"key", q.view.Key}, {"sort", q.view.Sort},
 	} {
 		if kv[1] != "" {
@@ -169,5 +174,5 @@ func (q query) encode() string {
 
 // filtered reports whether f narrows the records shown.
 func filtered(f views.Filter) bool {
-	return f.Search != "" || f.Status != "" || f.Model != "" || f.Method != "" || f.From != "" || f.To != "" || f.Key != ""
+	return f.Search != "" || f.Status != "" || f.Model != "" || f.Provider != "" || f.Method != "" || f.From != "" || f.To != "" || f.Key != ""
 }

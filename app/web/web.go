@@ -22,6 +22,10 @@ type Store interface {
 	List(ctx context.Context, f store.Filter) ([]*capture.Record, int64, error)
 	Get(ctx context.Context, id string, v store.Viewer) (*capture.Record, error)
 	Stats(ctx context.Context, f store.Filter, now time.Time) (store.Stats, error)
+	// Breakdown, Series and Coverage answer the statistics page.
+	Breakdown(ctx context.Context, f store.Filter, by store.Dimension) ([]store.BreakdownRow, error)
+	Series(ctx context.Context, f store.Filter, step time.Duration) ([]store.Point, error)
+	Coverage(ctx context.Context) (store.Coverage, error)
 	Models(ctx context.Context, v store.Viewer) ([]string, error)
 	Methods(ctx context.Context, v store.Viewer) ([]string, error)
 	Keys(ctx context.Context) ([]store.KeyInfo, error)
