@@ -28,7 +28,8 @@ const (
 	FieldTime = "ts"
 
 	// FieldFacets holds, with doc values, the terms the facets count:
-	// "m:" and each model, "s:" and the status, "o:" and the outcome. One
+	// "m:" and the model served (else requested), "s:" and the status,
+	// "o:" and the outcome. One
 	// field rather than doc values on three: every hit of a faceted search
 	// visits the doc values of each such field once.
 	FieldFacets = "facet"

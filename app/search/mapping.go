@@ -16,7 +16,7 @@ import (
 
 // mappingVersion names the mapping below. An index built with another
 // version is rebuilt in the background on start.
-const mappingVersion = "5"
+const mappingVersion = "6"
 
 // textAnalyzer is the analyzer of the text fields: Unicode word
 // segmentation, full/half width folding, lower case, and bigrams of CJK
@@ -88,12 +88,14 @@ const (
 	facetOutcome = "o:"
 )
 
-// facetTerms returns the terms of FieldFacets: each model, the status and
-// the outcome, each behind its prefix.
+// facetTerms returns the terms of FieldFacets: the model that served the
+// record (or the one requested, when none is known), the status and the
+// outcome, each behind its prefix. One model, not both: model names are
+// most of what the field holds, and it holds them uncompressed.
 func facetTerms(models []string, status, outcome string) []string {
-	out := make([]string, 0, len(models)+2)
-	for _, m := range models {
-		out = append(out, facetModel+m)
+	out := make([]string, 0, 3)
+	if len(models) > 0 {
+		out = append(out, facetModel+models[0])
 	}
 	return append(out, facetStatus+status, facetOutcome+outcome)
 }

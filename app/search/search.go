@@ -39,7 +39,7 @@ type Result struct {
 	// Approx is true when Total is an estimate: a phrase's word order is
 	// checked on at most verifyBudget candidates (see verify.go).
 	Approx   bool
-	Models   []Facet // with Request.Facets: the models of all matches, most first
+	Models   []Facet // with Request.Facets: the models of all matches (served, else requested), most first
 	Statuses []Facet // with Request.Facets: their statuses
 	Outcomes []Facet // with Request.Facets: their outcomes (ok, upstream_error, …)
 	Took     time.Duration
