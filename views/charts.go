@@ -190,6 +190,7 @@ var timeSteps = []time.Duration{
 	time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour,
 	24 * time.Hour, 2 * 24 * time.Hour, 7 * 24 * time.Hour, 14 * 24 * time.Hour, 28 * 24 * time.Hour,
 	56 * 24 * time.Hour, 91 * 24 * time.Hour, 182 * 24 * time.Hour, 364 * 24 * time.Hour,
+	728 * 24 * time.Hour, 1820 * 24 * time.Hour, 3640 * 24 * time.Hour,
 }
 
 // timeLabel formats a time axis label: the time of day for spans up to a
@@ -208,32 +209,30 @@ func timeLabel(t time.Time, span time.Duration, years bool) string {
 }
 
 // TimeTicks labels the time axis of [from, to) drawn from x0 to x1: at
-// multiples (in UTC) of the finest spacing whose labels fit side by side
-// without overlapping, and at whole days when the span exceeds a day, so
+// multiples (in UTC) of the finest spacing that keeps neighbouring labels
+// apart, and at whole days when the span exceeds a day, so
 // that date labels fall on midnight. Crowded labels are thinned this way,
-// never drawn over each other.
+// never drawn over each other; where not even one spacing fits, there are
+// none.
 func TimeTicks(from, to time.Time, x0, x1 float64) []Tick {
 	span := to.Sub(from)
 	if span <= 0 || x1 <= x0 {
 		return nil
 	}
 	years := from.UTC().Year() != to.Add(-time.Nanosecond).UTC().Year()
-	label := timeLabel(from, span, years)
+	// The widest label of the format: a two-digit day, late in the day.
+	label := timeLabel(time.Date(2000, 12, 28, 23, 59, 0, 0, time.UTC), span, years)
 	room := float64(len(label))*chartCharW + chartLabelGap
-	fit := max(1, int((x1-x0)/room))
 	sc := Scale{D0: 0, D1: float64(span), R0: x0, R1: x1}
 	for _, st := range timeSteps {
 		if span > 24*time.Hour && st < 24*time.Hour {
 			continue
 		}
-		first := ceilTime(from, st)
-		n := 0
-		for t := first; t.Before(to); t = t.Add(st) {
-			n++
-		}
-		if n > fit && st != timeSteps[len(timeSteps)-1] {
+		// Two neighbouring labels must not overlap.
+		if float64(st)/float64(span)*(x1-x0) < room {
 			continue
 		}
+		first := ceilTime(from, st)
 		var out []Tick
 		for t := first; t.Before(to); t = t.Add(st) {
 			x := sc.Map(float64(t.Sub(from)))

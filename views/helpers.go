@@ -303,3 +303,11 @@ func exactSub(n int64) string {
 	}
 	return FormatInt(n) + " recorded"
 }
+
+// rateValue is a rate card's value, "—" before any traffic.
+func rateValue(requests int64, pct float64) string {
+	if requests == 0 {
+		return dash
+	}
+	return FormatPercent(pct)
+}

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 )
 
 // apiRequest is one record in GET /api/requests. The names follow the
@@ -183,10 +184,46 @@ func toAPIDetail(rec *capture.Record, admin bool) apiDetail {
 // handleAPIStats answers the original system's four fields plus more.
 // "Recent" means the last hour. For a search with more matches than
 // maxSummed, the sums (latency, tokens, cost) are null.
+//
+// window= (1h, 24h, 7d, 30d, all; all by default) or from/to choose the
+// period; breakdown= (model, provider, status, key) adds the groups of one
+// dimension, and series=1 the steps the statistics page charts. Neither
+// takes a search: they come from the rollups alone.
 func (s *Server) handleAPIStats(w http.ResponseWriter, r *http.Request) {
-	q, err := s.parseQuery(r.URL.Query(), identity(r))
+	id := identity(r)
+	vals := r.URL.Query()
+	sq, _, err := s.parseStatsQuery(r.Context(), vals, id, "all", true)
 	if err != nil {
 		s.fail(w, r, err, true)
+		return
+	}
+	q := sq.query
+	var dim store.Dimension
+	switch b := vals.Get("breakdown"); b {
+	case "":
+	case "model", "provider", "key":
+		dim = store.Dimension(b)
+	case "status":
+		dim = store.ByStatusClass
+	default:
+		s.fail(w, r, badInput("breakdown=%q: want model, provider, status or key", b), true)
+		return
+	}
+	if dim == store.ByKey && !id.Admin {
+		writeJSONError(w, http.StatusForbidden, "forbidden", "breakdown=key is for admins; your own key's numbers are the totals")
+		return
+	}
+	series := false
+	switch v := vals.Get("series"); v {
+	case "", "0", "false":
+	case "1", "true":
+		series = true
+	default:
+		s.fail(w, r, badInput("series=%q: want 1 or 0", v), true)
+		return
+	}
+	if q.searching() && (dim != "" || series) {
+		s.fail(w, r, badInput("breakdown and series do not take a search; leave out one or the other"), true)
 		return
 	}
 	f := found{}
@@ -219,16 +256,135 @@ func (s *Server) handleAPIStats(w http.ResponseWriter, r *http.Request) {
 		"recent_window_seconds": int(recentWindow / time.Second),
 		"success_count":         st.SuccessCount,
 		"error_count":           st.ErrorCount,
+		"error_rate":            100 - st.SuccessRate,
+		"p50_response_time":     orNull(st.P50DurationMs),
 		"p95_response_time":     orNull(st.P95DurationMs),
+		"p99_response_time":     orNull(st.P99DurationMs),
 		"avg_ttft":              orNull(st.AvgTTFTMs),
+		"p50_ttft":              orNull(st.P50TTFTMs),
+		"p95_ttft":              orNull(st.P95TTFTMs),
+		"tokens_per_second":     orNull(st.TokensPerSecond),
 		"prompt_tokens":         orNull(st.PromptTokens),
 		"completion_tokens":     orNull(st.CompletionTokens),
 		"total_tokens":          orNull(st.TotalTokens),
+		"cached_tokens":         orNull(st.CachedTokens),
+		"reasoning_tokens":      orNull(st.ReasoningTokens),
 		"total_cost":            orNull(st.TotalCost),
+		"window":                sq.window,
+		"from":                  apiTime(sq.filter.From),
+		"to":                    apiTime(sq.filter.To),
+	}
+	if st.TotalRequests == 0 {
+		out["error_rate"] = 0.0
 	}
 	if q.searching() {
 		out["search_backend"] = f.backend()
 		out["total_is_estimate"] = f.approx
 	}
+	if dim != "" {
+		rows, err := s.Store.Breakdown(r.Context(), sq.filter, dim)
+		if err != nil {
+			s.fail(w, r, err, true)
+			return
+		}
+		list := make([]apiGroup, len(rows))
+		for i, g := range rows {
+			list[i] = toAPIGroup(g, dim)
+		}
+		out["breakdown"] = list
+	}
+	if series {
+		points, err := s.Store.Series(r.Context(), sq.series, sq.step)
+		if err != nil {
+			s.fail(w, r, err, true)
+			return
+		}
+		list := make([]apiPoint, len(points))
+		for i, p := range points {
+			list[i] = toAPIPoint(p)
+		}
+		out["series"] = map[string]any{"step_seconds": int64(sq.step / time.Second), "points": list}
+	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// apiTime is a window bound in JSON: RFC 3339, or null when unbounded.
+func apiTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// apiGroup is one group of GET /api/stats?breakdown=…, named like the
+// totals.
+type apiGroup struct {
+	// Value is what the table filters by (model=, provider=, status=,
+	// key=); Label is how to show it: for a key, its mask.
+	Value            string  `json:"value"`
+	Label            string  `json:"label"`
+	Requests         int64   `json:"total_requests"`
+	Errors           int64   `json:"error_count"`
+	ErrorRate        float64 `json:"error_rate"`
+	AvgMs            float64 `json:"avg_response_time"`
+	P50Ms            float64 `json:"p50_response_time"`
+	P95Ms            float64 `json:"p95_response_time"`
+	P99Ms            float64 `json:"p99_response_time"`
+	P50TTFTMs        float64 `json:"p50_ttft"`
+	P95TTFTMs        float64 `json:"p95_ttft"`
+	TokensPerSecond  float64 `json:"tokens_per_second"`
+	PromptTokens     int64   `json:"prompt_tokens"`
+	CompletionTokens int64   `json:"completion_tokens"`
+	TotalTokens      int64   `json:"total_tokens"`
+	CachedTokens     int64   `json:"cached_tokens"`
+	ReasoningTokens  int64   `json:"reasoning_tokens"`
+	Cost             float64 `json:"total_cost"`
+}
+
+func toAPIGroup(g store.BreakdownRow, dim store.Dimension) apiGroup {
+	a := apiGroup{
+		Value: g.Value, Label: g.Label, Requests: g.Requests, Errors: g.Errors, ErrorRate: g.ErrorRate,
+		AvgMs: g.AvgDurationMs, P50Ms: g.P50DurationMs, P95Ms: g.P95DurationMs, P99Ms: g.P99DurationMs,
+		P50TTFTMs: g.P50TTFTMs, P95TTFTMs: g.P95TTFTMs, TokensPerSecond: g.TokensPerSecond,
+		PromptTokens: g.PromptTokens, CompletionTokens: g.CompletionTokens, TotalTokens: g.TotalTokens,
+		CachedTokens: g.CachedTokens, ReasoningTokens: g.ReasoningTokens, Cost: g.Cost,
+	}
+	if dim == store.ByKey && a.Label == "" {
+		a.Label = "(no key)"
+	}
+	return a
+}
+
+// apiPoint is one step of GET /api/stats?series=1.
+type apiPoint struct {
+	Start            string     `json:"start"`
+	Requests         int64      `json:"total_requests"`
+	Errors           int64      `json:"error_count"`
+	P50Ms            float64    `json:"p50_response_time"`
+	P95Ms            float64    `json:"p95_response_time"`
+	PromptTokens     int64      `json:"prompt_tokens"`
+	CompletionTokens int64      `json:"completion_tokens"`
+	Cost             float64    `json:"total_cost"`
+	Models           []apiModel `json:"models"`
+}
+
+// apiModel is one model's share of a step.
+type apiModel struct {
+	Model            string  `json:"model"`
+	Requests         int64   `json:"total_requests"`
+	PromptTokens     int64   `json:"prompt_tokens"`
+	CompletionTokens int64   `json:"completion_tokens"`
+	Cost             float64 `json:"total_cost"`
+}
+
+func toAPIPoint(p store.Point) apiPoint {
+	a := apiPoint{
+		Start: p.Start.UTC().Format(time.RFC3339), Requests: p.Requests, Errors: p.Errors,
+		P50Ms: p.P50DurationMs, P95Ms: p.P95DurationMs, PromptTokens: p.PromptTokens, CompletionTokens: p.CompletionTokens,
+		Cost: p.Cost, Models: make([]apiModel, len(p.Models)),
+	}
+	for i, m := range p.Models {
+		a.Models[i] = apiModel{Model: m.Model, Requests: m.Requests, PromptTokens: m.PromptTokens, CompletionTokens: m.CompletionTokens, Cost: m.Cost}
+	}
+	return a
 }

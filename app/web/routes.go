@@ -13,6 +13,8 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", s.requireLogin(s.handleDashboard))
 	mux.Handle("GET /partials/requests", s.requireLogin(s.handlePoll))
+	mux.Handle("GET /stats", s.requireLogin(s.handleStats))
+	mux.Handle("GET /partials/stats", s.requireLogin(s.handleStatsPoll))
 	mux.HandleFunc("GET /login", s.handleLoginPage)
 	mux.HandleFunc("POST /login", s.handleLogin)
 	mux.HandleFunc("POST /logout", s.handleLogout)
