@@ -37,13 +37,17 @@ const (
 )
 
 // writerDriver is the driver of the writer's connection: SQLite with the
-// hist_merge function, which the rollups' upsert merges histograms with.
+// hist_merge function, which the rollups' upsert merges histograms with,
+// and the hist_sum aggregate, which migrations build rollups with.
 const writerDriver = "sqlite3_store_writer"
 
 func init() {
 	sql.Register(writerDriver, &sqlite3.SQLiteDriver{
 		ConnectHook: func(c *sqlite3.SQLiteConn) error {
-			return c.RegisterFunc("hist_merge", mergeHists, true)
+			if err := c.RegisterFunc("hist_merge", mergeHists, true); err != nil {
+				return err
+			}
+			return c.RegisterAggregator("hist_sum", func() *histSum { return &histSum{} }, true)
 		},
 	})
 }
@@ -85,7 +89,7 @@ type sums struct {
 	dur, ttft                hist
 }
 
-func newSums() *sums { return &sums{dur: hist{}, ttft: hist{}} }
+func newSums() *sums { return &sums{} }
 
 // add counts one record: the single definition of what the rollups hold,
 // shared by the writer, the backfill and the queries that read records.
@@ -136,12 +140,8 @@ func (s *sums) merge(o *sums) {
 	s.cached += o.cached
 	s.reasoning += o.reasoning
 	s.cost += o.cost
-	for i, n := range o.dur {
-		s.dur[i] += n
-	}
-	for i, n := range o.ttft {
-		s.ttft[i] += n
-	}
+	s.dur.mergeHist(&o.dur)
+	s.ttft.mergeHist(&o.ttft)
 }
 
 // rollupLevels is what the writer knows of the grains it keeps: minute
@@ -172,6 +172,22 @@ type rollupBatch struct {
 	rows   map[rollupKey]*sums // rollups
 	totals map[rollupKey]*sums // rollup_totals: only grain, bucket, key and ok set
 	keys   map[string]*keyRow
+}
+
+// dims returns the batch's rollup_dims rows: its rollups rows summed over
+// the keys.
+func (b *rollupBatch) dims() map[rollupKey]*sums {
+	out := make(map[rollupKey]*sums, len(b.rows))
+	for k, s := range b.rows {
+		k.keyHash = ""
+		d := out[k]
+		if d == nil {
+			d = newSums()
+			out[k] = d
+		}
+		d.merge(s)
+	}
+	return out
 }
 
 // keyRow is one api_keys row's change.
@@ -228,7 +244,11 @@ func (b *rollupBatch) add(r *capture.Record, lv rollupLevels) {
 var (
 	rollupDimCols = []string{"key_hash", "model_requested", "model", "provider", "status", "ok", "stream", "method"}
 	totalDimCols  = []string{"key_hash", "ok"}
+	dimsDimCols   = rollupDimCols[1:]
 )
+
+// rollupTables are the tables compaction thins out.
+var rollupTables = []string{"rollups", "rollup_totals", "rollup_dims"}
 
 // sumCols are the rollup tables' sums, in the order sumArgs gives them.
 var sumCols = []string{"requests", "duration_ms", "ttfb_ms", "ttfb_count", "ttft_ms", "ttft_count", "gen_ms", "gen_tokens",
@@ -262,6 +282,7 @@ func upsertSQL(table string, dims []string) string {
 var (
 	upsertRollupSQL = upsertSQL("rollups", rollupDimCols)
 	upsertTotalSQL  = upsertSQL("rollup_totals", totalDimCols)
+	upsertDimsSQL   = upsertSQL("rollup_dims", dimsDimCols)
 )
 
 // upsertKeySQL adds a batch's requests of one key to api_keys, keeping the
@@ -273,10 +294,16 @@ const upsertKeySQL = `
 		key_mask = CASE WHEN excluded.last_seen >= last_seen THEN excluded.key_mask ELSE key_mask END,
 		last_seen = max(last_seen, excluded.last_seen)`
 
-// write upserts the batch's rows, totals and keys in tx.
+// write upserts the batch's rows, totals, rows summed over the keys and
+// keys in tx.
 func (b *rollupBatch) write(ctx context.Context, tx *sql.Tx) error {
 	if err := upsertAll(ctx, tx, upsertRollupSQL, b.rows, func(k rollupKey) []any {
 		return []any{k.grain, k.bucket, k.keyHash, k.modelRequested, k.model, k.provider, k.status, k.ok, k.stream, k.method}
+	}); err != nil {
+		return err
+	}
+	if err := upsertAll(ctx, tx, upsertDimsSQL, b.dims(), func(k rollupKey) []any {
+		return []any{k.grain, k.bucket, k.modelRequested, k.model, k.provider, k.status, k.ok, k.stream, k.method}
 	}); err != nil {
 		return err
 	}
@@ -407,7 +434,7 @@ func (s *SQLite) compact(ctx context.Context, now time.Time) error {
 	for _, g := range []struct {
 		grain, before, step int64
 	}{{grainMinute, s.levels.minuteFrom, 6 * grainHour}, {grainHour, s.levels.hourFrom, 7 * grainDay}} {
-		for _, table := range []string{"rollups", "rollup_totals"} {
+		for _, table := range rollupTables {
 			for {
 				// A step of buckets at a time, oldest first.
 				var oldest sql.NullInt64

@@ -425,6 +425,11 @@ func randomFilter(r *rand.Rand, base time.Time) (store.Filter, string, []any) {
 	if r.IntN(3) == 0 {
 		f.Viewer = store.Viewer{KeyHash: keys[r.IntN(3)]}
 		cond, args = append(cond, "key_hash = ?"), append(args, f.Viewer.KeyHash)
+	} else if r.IntN(4) == 0 {
+		// An admin looking at one key reads the rollups by the key's
+		// index, not the rows summed over the keys.
+		f.KeyHash = keys[r.IntN(3)]
+		cond, args = append(cond, "key_hash = ?"), append(args, f.KeyHash)
 	}
 	if r.IntN(3) == 0 {
 		f.Model = fmt.Sprintf("m%d", r.IntN(3))
@@ -634,7 +639,7 @@ func TestCompaction(t *testing.T) {
 	}
 }
 
-// rollupDump returns the rollups, rollup_totals and api_keys of the
+// rollupDump returns the rollups, rollup_totals, rollup_dims and api_keys of the
 // database at path, one line per row, sorted, sums of floats rounded.
 func rollupDump(t *testing.T, path string) []string {
 	t.Helper()
@@ -681,6 +686,25 @@ func rollupDump(t *testing.T, path string) []string {
 		out = append(out, fmt.Sprint(append([]any{"total "}, vals...)...))
 	}
 	totals.Close()
+	dims, err := db.Query(`SELECT grain, bucket, model_requested, model, provider, status, ok, stream, method,
+		requests, round(duration_ms, 6), round(ttfb_ms, 6), ttfb_count, round(ttft_ms, 6), ttft_count, round(gen_ms, 6), gen_tokens,
+		prompt_tokens, completion_tokens, total_tokens, cached_tokens, reasoning_tokens, round(cost, 9), hex(duration_hist), hex(ttft_hist)
+		FROM rollup_dims`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for dims.Next() {
+		vals := make([]any, 25)
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := dims.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprint(append([]any{"dims "}, vals...)...))
+	}
+	dims.Close()
 	keys, err := db.Query(`SELECT key_hash, key_mask, requests, last_seen FROM api_keys`)
 	if err != nil {
 		t.Fatal(err)
@@ -803,5 +827,67 @@ func TestProviderStored(t *testing.T) {
 	recs, _, err := s.List(context.Background(), store.Filter{Viewer: alice, Provider: "Google Vertex", Search: "chat"})
 	if err != nil || len(recs) != 1 || recs[0].Provider != "Google Vertex" {
 		t.Fatalf("List by provider = %v, %v", recs, err)
+	}
+}
+
+// TestRollupDimsMigration: migration 0006 builds rollup_dims from the
+// rollups of a database written before it (summing histograms with
+// hist_sum), exactly as the writer keeps it, and statistics read from it
+// agree with the rows.
+func TestRollupDimsMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "proxy.db")
+	s := MustOpen(t, path, store.Options{})
+	r := rand.New(rand.NewPCG(6, 6))
+	base := rollupBase()
+	for i := range 400 {
+		x := fixedExchanges[i%len(fixedExchanges)]
+		x.at = time.Duration(r.Int64N(int64(70 * 24 * time.Hour)))
+		x.dur = time.Duration(1+r.IntN(5000)) * time.Millisecond
+		mustRecord(t, s, recordOf(t, x, base.Add(-69*24*time.Hour)))
+	}
+	MustFlush(t, s)
+	before, err := s.Breakdown(context.Background(), store.Filter{Viewer: admin}, store.ByModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := rollupDump(t, path)
+	if !slices.ContainsFunc(want, func(l string) bool { return strings.HasPrefix(l, "dims ") }) {
+		t.Fatal("the writer kept no rollup_dims rows")
+	}
+
+	// Back to schema version 5: no rollup_dims.
+	db, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TABLE rollup_dims`, `DELETE FROM goose_db_version WHERE version_id = 6`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s = MustOpen(t, path, store.Options{})
+	after, err := s.Breakdown(context.Background(), store.Filter{Viewer: admin}, store.ByModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(after, before) {
+		t.Errorf("Breakdown after the migration =\n%+v\nwant\n%+v", after, before)
+	}
+	if got := rollupDump(t, path); !slices.Equal(got, want) {
+		t.Errorf("migrated rollups differ from the writer's: %d rows, want %d", len(got), len(want))
+		for i := range min(len(got), len(want)) {
+			if got[i] != want[i] {
+				t.Errorf("first difference:\n got %s\nwant %s", got[i], want[i])
+				break
+			}
+		}
 	}
 }

@@ -118,25 +118,46 @@ type grouping struct {
 	// byKeyOnly is set when the groups depend on the key alone, so that
 	// the keys' total rows can answer them.
 	byKeyOnly bool
+	// byKey is set when the groups are keys, which rollup_dims lacks.
+	byKey bool
 }
 
 // oneGroup puts everything in the group "".
 var oneGroup = grouping{sql: "''", rec: func(*capture.Record) string { return "" }, byKeyOnly: true}
 
-// tableFor returns the rollup table answering f grouped by g: the keys'
-// totals when f filters by nothing but the key and the outcome, which they
-// keep apart, else the rollups of every dimension.
+// tableFor returns the rollup table answering f grouped by g:
+//   - the keys' totals when f filters by nothing but the key and the
+//     outcome, which they keep apart: a few rows per bucket;
+//   - for an admin who names no key, the rollups summed over the keys, as
+//     many rows per bucket as combinations of the other dimensions;
+//   - else the rollups of every dimension, which a user's queries read
+//     through their key's index.
+//
+// Visibility needs the key, so only an admin's query may read rollup_dims.
 func tableFor(f Filter, g grouping) string {
 	if g.byKeyOnly && f.Model == "" && f.Provider == "" && f.Method == "" &&
 		(f.Status == "" || f.Status == StatusSuccess || f.Status == StatusError) {
 		return "rollup_totals"
 	}
+	if f.Viewer.Admin && f.KeyHash == "" && !g.byKey {
+		return "rollup_dims"
+	}
 	return "rollups"
 }
+
+// sumsSelect sums a rollup table's rows by group, for scanSums.
+const sumsSelect = `SUM(requests), SUM(CASE WHEN ok = 1 THEN requests ELSE 0 END),
+	SUM(duration_ms), SUM(ttfb_ms), SUM(ttfb_count), SUM(ttft_ms), SUM(ttft_count), SUM(gen_ms), SUM(gen_tokens),
+	SUM(prompt_tokens), SUM(completion_tokens), SUM(total_tokens), SUM(cached_tokens), SUM(reasoning_tokens), SUM(cost)`
 
 // aggregate sums the records of f that the parts select, by group: whole
 // buckets from the rollups, ragged parts from the records. With hists
 // unset it leaves the histograms empty, which is cheaper.
+//
+// Each part of whole buckets is one range of the table's primary key (or
+// of a key's index), read by a query of its own: SQLite would answer one
+// query with the parts ORed together by collecting and deduplicating the
+// rows of every range, which costs more than the sums themselves.
 func aggregate(ctx context.Context, tx *sql.Tx, f Filter, parts []part, g grouping, hists bool) (map[string]*sums, error) {
 	out := map[string]*sums{}
 	get := func(k string) *sums {
@@ -147,8 +168,17 @@ func aggregate(ctx context.Context, tx *sql.Tx, f Filter, parts []part, g groupi
 		}
 		return s
 	}
-	var ranges []string
-	var rangeArgs []any
+	dims, dimArgs, err := dimsWhere(f, rollupsCols)
+	if err != nil {
+		return nil, err
+	}
+	table := tableFor(f, g)
+	if table == "rollups" && (!f.Viewer.Admin || f.KeyHash != "") {
+		// One key's rows: SQLite, not knowing how many keys there are,
+		// would rather read every key's rows of the range by the primary
+		// key than look the key's few up through its index.
+		table += " INDEXED BY rollups_key"
+	}
 	for _, p := range parts {
 		if p.grain == 0 {
 			if err := aggregateRecords(ctx, tx, f, p, g, get); err != nil {
@@ -156,34 +186,28 @@ func aggregate(ctx context.Context, tx *sql.Tx, f Filter, parts []part, g groupi
 			}
 			continue
 		}
-		cond := []string{"grain = ?"}
-		rangeArgs = append(rangeArgs, p.grain)
+		cond, args := []string{"grain = ?"}, []any{p.grain}
 		if p.from != minMicro {
-			cond, rangeArgs = append(cond, "bucket >= ?"), append(rangeArgs, p.from/1e6)
+			cond, args = append(cond, "bucket >= ?"), append(args, p.from/1e6)
 		}
 		if p.to != maxMicro {
-			cond, rangeArgs = append(cond, "bucket < ?"), append(rangeArgs, p.to/1e6)
+			cond, args = append(cond, "bucket < ?"), append(args, p.to/1e6)
 		}
-		ranges = append(ranges, "("+strings.Join(cond, " AND ")+")")
+		where := strings.Join(append(cond, dims...), " AND ")
+		args = append(args, dimArgs...)
+		if err := aggregateRollups(ctx, tx, table, where, args, g, hists, get); err != nil {
+			return nil, err
+		}
 	}
-	if len(ranges) == 0 {
-		return out, nil
-	}
-	dims, args, err := dimsWhere(f, rollupsCols)
-	if err != nil {
-		return nil, err
-	}
-	where := "(" + strings.Join(ranges, " OR ") + ") AND " + strings.Join(dims, " AND ")
-	table := tableFor(f, g)
-	args = append(rangeArgs, args...)
+	return out, nil
+}
 
-	rows, err := tx.QueryContext(ctx, `
-		SELECT `+g.sql+` AS g, SUM(requests), SUM(CASE WHEN ok = 1 THEN requests ELSE 0 END),
-			SUM(duration_ms), SUM(ttfb_ms), SUM(ttfb_count), SUM(ttft_ms), SUM(ttft_count), SUM(gen_ms), SUM(gen_tokens),
-			SUM(prompt_tokens), SUM(completion_tokens), SUM(total_tokens), SUM(cached_tokens), SUM(reasoning_tokens), SUM(cost)
-		FROM `+table+` WHERE `+where+` GROUP BY g`, args...)
+// aggregateRollups adds the rows of table matching where, by group, and
+// their histograms when hists is set.
+func aggregateRollups(ctx context.Context, tx *sql.Tx, table, where string, args []any, g grouping, hists bool, get func(string) *sums) error {
+	rows, err := tx.QueryContext(ctx, `SELECT `+g.sql+` AS g, `+sumsSelect+` FROM `+table+` WHERE `+where+` GROUP BY g`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("rollups: %w", err)
+		return fmt.Errorf("rollups: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -191,36 +215,36 @@ func aggregate(ctx context.Context, tx *sql.Tx, f Filter, parts []part, g groupi
 		var s sums
 		if err := rows.Scan(&k, &s.requests, &s.okCount, &s.durationMs, &s.ttfbMs, &s.ttfbCount, &s.ttftMs, &s.ttftCount,
 			&s.genMs, &s.genTokens, &s.prompt, &s.completion, &s.total, &s.cached, &s.reasoning, &s.cost); err != nil {
-			return nil, fmt.Errorf("rollups: %w", err)
+			return fmt.Errorf("rollups: %w", err)
 		}
 		get(k).merge(&s)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("rollups: %w", err)
+		return fmt.Errorf("rollups: %w", err)
 	}
 	rows.Close()
 	if !hists {
-		return out, nil
+		return nil
 	}
 	rows, err = tx.QueryContext(ctx, `SELECT `+g.sql+`, duration_hist, ttft_hist FROM `+table+` WHERE `+where, args...)
 	if err != nil {
-		return nil, fmt.Errorf("rollups: histograms: %w", err)
+		return fmt.Errorf("rollups: histograms: %w", err)
 	}
 	defer rows.Close()
 	var k string
 	var dur, ttft sql.RawBytes
 	for rows.Next() {
 		if err := rows.Scan(&k, &dur, &ttft); err != nil {
-			return nil, fmt.Errorf("rollups: histograms: %w", err)
+			return fmt.Errorf("rollups: histograms: %w", err)
 		}
 		s := get(k)
 		s.dur.merge(dur)
 		s.ttft.merge(ttft)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("rollups: histograms: %w", err)
+		return fmt.Errorf("rollups: histograms: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 // aggregateRecords sums the records of f within one ragged part, read from
@@ -312,11 +336,11 @@ func (s *sums) summary() Summary {
 	if s.genMs > 0 {
 		out.TokensPerSecond = float64(s.genTokens) / (s.genMs / 1000)
 	}
-	if len(s.dur) > 0 {
+	if !s.dur.empty() {
 		q := s.dur.quantiles(0.50, 0.95, 0.99)
 		out.P50DurationMs, out.P95DurationMs, out.P99DurationMs = q[0], q[1], q[2]
 	}
-	if len(s.ttft) > 0 {
+	if !s.ttft.empty() {
 		q := s.ttft.quantiles(0.50, 0.95)
 		out.P50TTFTMs, out.P95TTFTMs = q[0], q[1]
 	}
@@ -419,7 +443,7 @@ var groupings = map[Dimension]grouping{
 			}
 			return "none"
 		}},
-	ByKey: {sql: "key_hash", rec: func(r *capture.Record) string { return r.KeyHash }, byKeyOnly: true},
+	ByKey: {sql: "key_hash", rec: func(r *capture.Record) string { return r.KeyHash }, byKeyOnly: true, byKey: true},
 }
 
 // BreakdownRow is one group of a Breakdown.

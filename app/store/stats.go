@@ -29,6 +29,15 @@ func (s *SQLite) Stats(ctx context.Context, f Filter, now time.Time) (Stats, err
 	return st, nil
 }
 
+// listTable is the day rollups' table that lists what v may see: an admin
+// sees every key, and the rows summed over the keys are fewer.
+func listTable(v Viewer) string {
+	if v.Admin {
+		return "rollup_dims"
+	}
+	return "rollups"
+}
+
 // Models returns the distinct models of the records v may see, sorted:
 // the model that served each request, or the one requested when the
 // upstream named none. It reads the day rollups, so it lists the models of
@@ -38,7 +47,7 @@ func (s *SQLite) Models(ctx context.Context, v Viewer) ([]string, error) {
 	names, err := queryStrings(ctx, s.rdb, `
 		SELECT DISTINCT m FROM (
 			SELECT CASE WHEN model <> '' THEN model ELSE model_requested END AS m
-			FROM rollups
+			FROM `+listTable(v)+`
 			WHERE grain = `+strconv.Itoa(grainDay)+` AND `+vis+`
 		)
 		WHERE m <> ''
@@ -56,7 +65,7 @@ func (s *SQLite) Methods(ctx context.Context, v Viewer) ([]string, error) {
 	vis, args := visibleWhere(v)
 	names, err := queryStrings(ctx, s.rdb, `
 		SELECT DISTINCT UPPER(method) AS m
-		FROM rollups
+		FROM `+listTable(v)+`
 		WHERE grain = `+strconv.Itoa(grainDay)+` AND `+vis+` AND method <> ''
 		ORDER BY m`, args...)
 	if err != nil {
