@@ -193,13 +193,17 @@ var timeSteps = []time.Duration{
 	728 * 24 * time.Hour, 1820 * 24 * time.Hour, 3640 * 24 * time.Hour,
 }
 
-// timeLabel formats a time axis label: the time of day for spans up to a
-// day, else the date, with the year when the span reaches into another
-// year.
+// clockSpan is the longest span whose axis is labelled with times of
+// day: a day, and the step or so by which a window is rounded out.
+const clockSpan = 25 * time.Hour
+
+// timeLabel formats a time axis label: the time of day for spans up to
+// clockSpan, else the date, with the year when the span reaches into
+// another year.
 func timeLabel(t time.Time, span time.Duration, years bool) string {
 	t = t.UTC()
 	switch {
-	case span <= 24*time.Hour:
+	case span <= clockSpan:
 		return t.Format("15:04")
 	case years:
 		return t.Format("Jan 2 '06")
@@ -210,7 +214,7 @@ func timeLabel(t time.Time, span time.Duration, years bool) string {
 
 // TimeTicks labels the time axis of [from, to) drawn from x0 to x1: at
 // multiples (in UTC) of the finest spacing that keeps neighbouring labels
-// apart, and at whole days when the span exceeds a day, so
+// apart, and at whole days when the span exceeds clockSpan, so
 // that date labels fall on midnight. Crowded labels are thinned this way,
 // never drawn over each other; where not even one spacing fits, there are
 // none.
@@ -225,7 +229,7 @@ func TimeTicks(from, to time.Time, x0, x1 float64) []Tick {
 	room := float64(len(label))*chartCharW + chartLabelGap
 	sc := Scale{D0: 0, D1: float64(span), R0: x0, R1: x1}
 	for _, st := range timeSteps {
-		if span > 24*time.Hour && st < 24*time.Hour {
+		if span > clockSpan && st < 24*time.Hour {
 			continue
 		}
 		// Two neighbouring labels must not overlap.
