@@ -113,8 +113,11 @@ func usesRollups(f Filter) bool { return f.Search == "" && f.IDs == nil }
 
 // grouping says which group a rollup row or a record falls in.
 type grouping struct {
-	sql string                         // over rollups' columns; "''" for one group
-	rec func(r *capture.Record) string // the same for a record
+	sql string // over rollups' columns; "''" for one group
+	// groupBy, when set, is what SQL groups by instead of sql: the same
+	// groups as columns, cheaper to sort than the text sql makes of them.
+	groupBy string
+	rec     func(r *capture.Record) string // the same for a record
 	// byKeyOnly is set when the groups depend on the key alone, so that
 	// the keys' total rows can answer them.
 	byKeyOnly bool
@@ -205,7 +208,8 @@ func aggregate(ctx context.Context, tx *sql.Tx, f Filter, parts []part, g groupi
 // aggregateRollups adds the rows of table matching where, by group, and
 // their histograms when hists is set.
 func aggregateRollups(ctx context.Context, tx *sql.Tx, table, where string, args []any, g grouping, hists bool, get func(string) *sums) error {
-	rows, err := tx.QueryContext(ctx, `SELECT `+g.sql+` AS g, `+sumsSelect+` FROM `+table+` WHERE `+where+` GROUP BY g`, args...)
+	rows, err := tx.QueryContext(ctx, `SELECT `+g.sql+` AS g, `+sumsSelect+` FROM `+table+` WHERE `+where+
+		` GROUP BY `+cmp.Or(g.groupBy, "g"), args...)
 	if err != nil {
 		return fmt.Errorf("rollups: %w", err)
 	}
@@ -602,7 +606,8 @@ func (s *SQLite) Series(ctx context.Context, f Filter, step time.Duration) ([]Po
 	}
 	model := groupings[ByModel]
 	g := grouping{
-		sql: "(bucket - bucket % " + strconv.FormatInt(stepSec, 10) + ") || char(0) || " + model.sql,
+		sql:     "(bucket - bucket % " + strconv.FormatInt(stepSec, 10) + ") || char(0) || " + model.sql,
+		groupBy: "bucket - bucket % " + strconv.FormatInt(stepSec, 10) + ", " + model.sql,
 		rec: func(r *capture.Record) string {
 			return strconv.FormatInt(floorDiv(r.Start.Unix(), stepSec)*stepSec, 10) + "\x00" + model.rec(r)
 		},
