@@ -104,8 +104,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxHistory: cfg.MaxHistory,
 		Logger:     log,
 		Progress:   rollupProgress(stderr),
+		OnCommit:   mx.ObserveCommit,
 		Hooks: append([]store.Hook{
-			mx.Hook(), // first: it times the commit from the start of the InTx hooks
+			mx.Hook(),
 			{AfterCommit: tracker.Committed, AfterPrune: tracker.Pruned},
 			{AfterCommit: toIndex.committed, AfterPrune: toIndex.pruned},
 		}, hooks...),

@@ -12,7 +12,6 @@ package metrics
 import (
 	"context"
 	"crypto/subtle"
-	"database/sql"
 	"net/http"
 	"strconv"
 	"strings"
@@ -103,8 +102,6 @@ type Metrics struct {
 	mu     sync.Mutex
 	models map[string]struct{} // the model label's values, at most maxModels
 
-	txStart time.Time // set by the InTx hook; the writer goroutine's own
-
 	commits *commits
 	watched atomic.Pointer[watched]
 }
@@ -143,7 +140,7 @@ func New(opts Options) *Metrics {
 		}, []string{"model"}),
 		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "orp_writer_commit_seconds",
-			Help:    "Time from the start of a batch's in-transaction hooks (its rows are inserted) to the end of its COMMIT.",
+			Help:    "Time the writer took to write a batch: its transaction from BEGIN through the rows, rollups and hooks to the end of COMMIT.",
 			Buckets: commitBuckets,
 		}),
 		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -162,11 +159,15 @@ func New(opts Options) *Metrics {
 	return m
 }
 
-// Hook returns the store hook that counts each committed batch. Place it
-// first among the store's hooks: its InTx notes when the batch's hooks
-// start, and its AfterCommit measures the commit from there.
+// Hook returns the store hook that counts each committed batch.
 func (m *Metrics) Hook() store.Hook {
-	return store.Hook{InTx: m.inTx, AfterCommit: m.committed}
+	return store.Hook{AfterCommit: m.committed}
+}
+
+// ObserveCommit times one committed batch; it is the store's
+// Options.OnCommit.
+func (m *Metrics) ObserveCommit(took time.Duration, _ int) {
+	m.commit.Observe(took.Seconds())
 }
 
 // Watch makes each scrape read the pipeline's state from p and the search
@@ -193,21 +194,9 @@ func (m *Metrics) Handler(token string) http.Handler {
 	})
 }
 
-// inTx notes when the batch's in-transaction hooks start. A batch that is
-// retried, or split to isolate a bad record, comes here again, and the
-// measure restarts.
-func (m *Metrics) inTx(_ context.Context, _ *sql.Tx, _ []*capture.Record) error {
-	m.txStart = time.Now()
-	return nil
-}
-
 // committed counts a committed batch, on the writer goroutine.
 func (m *Metrics) committed(batch []*capture.Record) {
 	now := time.Now()
-	if !m.txStart.IsZero() {
-		m.commit.Observe(now.Sub(m.txStart).Seconds())
-		m.txStart = time.Time{}
-	}
 	m.batch.Observe(float64(len(batch)))
 	var maxSeq, minSeq int64
 	for _, rec := range batch {

@@ -26,14 +26,12 @@ func serve(t *testing.T, m *metrics.Metrics, token string) string {
 	return srv.URL
 }
 
-// commit runs m's hook on batch as the store's writer does.
+// commit reports batch to m as the store's writer does: the commit's
+// time to OnCommit, then the batch to the hook.
 func commit(t *testing.T, m *metrics.Metrics, batch ...*capture.Record) {
 	t.Helper()
-	h := m.Hook()
-	if err := h.InTx(context.Background(), nil, batch); err != nil {
-		t.Fatal(err)
-	}
-	h.AfterCommit(batch)
+	m.ObserveCommit(3*time.Millisecond, len(batch))
+	m.Hook().AfterCommit(batch)
 }
 
 const gpt = "openai/gpt-4o-mini"
@@ -116,8 +114,8 @@ func TestExchangeMetrics(t *testing.T) {
 		if count, sum, _ := fams.Histogram("orp_writer_batch_records"); count != 2 || sum != 6 {
 			t.Errorf("orp_writer_batch_records: count %d sum %v, want 2 batches of 6 records", count, sum)
 		}
-		if count, _, _ := fams.Histogram("orp_writer_commit_seconds"); count != 2 {
-			t.Errorf("orp_writer_commit_seconds: count %d, want 2", count)
+		if count, sum, _ := fams.Histogram("orp_writer_commit_seconds"); count != 2 || math.Abs(sum-0.006) > 1e-12 {
+			t.Errorf("orp_writer_commit_seconds: count %d sum %v, want 2 commits of 3 ms", count, sum)
 		}
 	})
 

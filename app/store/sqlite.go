@@ -75,6 +75,12 @@ type Options struct {
 
 	// Hooks ride on the writer's commit path, in order.
 	Hooks []Hook
+	// OnCommit, when set, is called on the writer goroutine after each
+	// transaction of records commits, with the time writing it took, from
+	// its BEGIN through the rows, the rollups and the InTx hooks to the
+	// end of its COMMIT, and how many records it held. It must return
+	// quickly, as hooks must.
+	OnCommit func(took time.Duration, records int)
 	// Logger receives commit failures and lost records. Default
 	// slog.Default().
 	Logger *slog.Logger

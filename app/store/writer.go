@@ -431,6 +431,7 @@ func (s *SQLite) afterCommit(batch []*capture.Record) {
 // insert writes batch in one transaction with one prepared statement and
 // runs the InTx hooks inside it.
 func (s *SQLite) insert(ctx context.Context, batch []*capture.Record) error {
+	began := time.Now()
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
@@ -479,6 +480,9 @@ func (s *SQLite) insert(ctx context.Context, batch []*capture.Record) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
+	}
+	if s.opts.OnCommit != nil {
+		s.opts.OnCommit(time.Since(began), len(batch))
 	}
 	return nil
 }
