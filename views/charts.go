@@ -240,12 +240,14 @@ func TimeTicks(from, to time.Time, x0, x1 float64) []Tick {
 		var out []Tick
 		for t := first; t.Before(to); t = t.Add(st) {
 			x := sc.Map(float64(t.Sub(from)))
-			// A label centred on a tick too close to an edge would stick
-			// out of the SVG.
-			if x-room/2+chartLabelGap/2 < 0 || x+room/2-chartLabelGap/2 > chartWidth {
+			// A label centred on a tick too close to an edge would run
+			// into the y axis' labels or out of the SVG.
+			text := timeLabel(t, span, years)
+			half := float64(len(text)) * chartCharW / 2
+			if x-half < x0-8 || x+half > chartWidth {
 				continue
 			}
-			out = append(out, Tick{Pos: x, Label: timeLabel(t, span, years)})
+			out = append(out, Tick{Pos: x, Label: text})
 		}
 		return out
 	}

@@ -191,22 +191,25 @@ func customPeriod(from, to time.Time) string {
 	}
 }
 
-// coverageText says what period the rollups cover. Admins are told since
-// when; a user is not, since that is when anyone's traffic began.
+// coverageText says what period the rollups cover and how finely. Admins
+// are told since when; a user is not, since that is when anyone's traffic
+// began.
 func coverageText(c store.Coverage, admin bool) string {
 	out := "Statistics count every request, also those whose bodies retention has deleted"
 	if admin && !c.From.IsZero() {
 		out = "Statistics cover everything since " + c.From.Format("2006-01-02") + ", also requests whose bodies retention has deleted"
 	}
-	out += "; "
+	// A grain that begins before the first record covers it all.
+	minute := !c.MinuteFrom.IsZero() && c.MinuteFrom.After(c.From)
+	hour := !c.HourFrom.IsZero() && c.HourFrom.After(c.From)
 	switch {
-	case !c.MinuteFrom.IsZero() && !c.HourFrom.IsZero():
-		out += "minute detail since " + c.MinuteFrom.Format("2006-01-02 15:04") + " UTC, hourly since " +
-			c.HourFrom.Format("2006-01-02") + ", daily before."
-	case !c.MinuteFrom.IsZero():
-		out += "minute detail since " + c.MinuteFrom.Format("2006-01-02 15:04") + " UTC, hourly before."
+	case minute && hour:
+		out += "; to the minute since " + c.MinuteFrom.Format("2006-01-02 15:04") + " UTC, to the hour since " +
+			c.HourFrom.Format("2006-01-02") + ", by the day before."
+	case minute:
+		out += "; to the minute since " + c.MinuteFrom.Format("2006-01-02 15:04") + " UTC, to the hour before."
 	default:
-		out += "minute detail throughout."
+		out += ", to the minute."
 	}
 	return out
 }
