@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -254,16 +255,22 @@ var rollupTables = []string{"rollups", "rollup_totals", "rollup_dims"}
 var sumCols = []string{"requests", "duration_ms", "ttfb_ms", "ttfb_count", "ttft_ms", "ttft_count", "gen_ms", "gen_tokens",
 	"prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "reasoning_tokens", "cost"}
 
-// sumArgs returns s's sums and histograms as upsertSQL's arguments.
-func (s *sums) sumArgs() []any {
-	return []any{s.requests, s.durationMs, s.ttfbMs, s.ttfbCount, s.ttftMs, s.ttftCount, s.genMs, s.genTokens,
-		s.prompt, s.completion, s.total, s.cached, s.reasoning, s.cost, s.dur.encode(), s.ttft.encode()}
+// appendSumArgs appends s's sums and histograms to args, as upsertSQL
+// takes them after the key.
+func (s *sums) appendSumArgs(args []any) []any {
+	return append(args, s.requests, s.durationMs, s.ttfbMs, s.ttfbCount, s.ttftMs, s.ttftCount, s.genMs, s.genTokens,
+		s.prompt, s.completion, s.total, s.cached, s.reasoning, s.cost, s.dur.encode(), s.ttft.encode())
 }
 
-// upsertSQL adds one aggregated row to a rollup table whose dimensions
-// are dims. The driver returns an empty blob from a Go function as NULL,
-// hence the COALESCE; an empty histogram added costs no call.
-func upsertSQL(table string, dims []string) string {
+// upsertRows is how many rows one upsert statement adds: a statement per
+// row would cost its fixed overhead (database/sql, the driver, a step and
+// a reset) once per row, and an import touches a few rows per record.
+const upsertRows = 32
+
+// upsertSQL adds n aggregated rows to a rollup table whose dimensions are
+// dims. The driver returns an empty blob from a Go function as NULL, hence
+// the COALESCE; an empty histogram added costs no call.
+func upsertSQL(table string, dims []string, n int) string {
 	key := append([]string{"grain", "bucket"}, dims...)
 	cols := append(append(slices.Clone(key), sumCols...), "duration_hist", "ttft_hist")
 	var set []string
@@ -274,16 +281,53 @@ func upsertSQL(table string, dims []string) string {
 		set = append(set, h+" = CASE WHEN length(excluded."+h+") = 0 THEN "+h+
 			" ELSE COALESCE(hist_merge("+h+", excluded."+h+"), X'') END")
 	}
-	return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" +
-		strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ") ON CONFLICT (" + strings.Join(key, ", ") +
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+	return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES " +
+		strings.TrimSuffix(strings.Repeat(row+", ", n), ", ") + " ON CONFLICT (" + strings.Join(key, ", ") +
 		") DO UPDATE SET " + strings.Join(set, ", ")
 }
 
+// rollupTable is one of the rollup tables the writer upserts into.
+type rollupTable struct {
+	one, many string                              // upsertSQL of 1 and of upsertRows rows
+	keyArgs   func(args []any, k rollupKey) []any // appends k's key columns in order
+}
+
+// newRollupTable describes the rollup table name with dimensions dims.
+func newRollupTable(name string, dims []string, keyArgs func([]any, rollupKey) []any) rollupTable {
+	return rollupTable{one: upsertSQL(name, dims, 1), many: upsertSQL(name, dims, upsertRows), keyArgs: keyArgs}
+}
+
 var (
-	upsertRollupSQL = upsertSQL("rollups", rollupDimCols)
-	upsertTotalSQL  = upsertSQL("rollup_totals", totalDimCols)
-	upsertDimsSQL   = upsertSQL("rollup_dims", dimsDimCols)
+	rollupsTable = newRollupTable("rollups", rollupDimCols, func(args []any, k rollupKey) []any {
+		return append(args, k.grain, k.bucket, k.keyHash, k.modelRequested, k.model, k.provider, k.status, k.ok, k.stream, k.method)
+	})
+	dimsTable = newRollupTable("rollup_dims", dimsDimCols, func(args []any, k rollupKey) []any {
+		return append(args, k.grain, k.bucket, k.modelRequested, k.model, k.provider, k.status, k.ok, k.stream, k.method)
+	})
+	totalsTable = newRollupTable("rollup_totals", totalDimCols, func(args []any, k rollupKey) []any {
+		return append(args, k.grain, k.bucket, k.keyHash, k.ok)
+	})
 )
+
+// compareKeys orders rollup keys as the tables' primary keys do, so that
+// a batch's upserts walk each table's pages in order.
+func compareKeys(a, b rollupKey) int {
+	return cmp.Or(cmp.Compare(a.grain, b.grain), cmp.Compare(a.bucket, b.bucket), strings.Compare(a.keyHash, b.keyHash),
+		strings.Compare(a.modelRequested, b.modelRequested), strings.Compare(a.model, b.model),
+		strings.Compare(a.provider, b.provider), cmp.Compare(a.status, b.status), cmpBool(a.ok, b.ok),
+		cmpBool(a.stream, b.stream), strings.Compare(a.method, b.method))
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case b:
+		return -1
+	}
+	return 1
+}
 
 // upsertKeySQL adds a batch's requests of one key to api_keys, keeping the
 // newest record's mask.
@@ -297,19 +341,13 @@ const upsertKeySQL = `
 // write upserts the batch's rows, totals, rows summed over the keys and
 // keys in tx.
 func (b *rollupBatch) write(ctx context.Context, tx *sql.Tx) error {
-	if err := upsertAll(ctx, tx, upsertRollupSQL, b.rows, func(k rollupKey) []any {
-		return []any{k.grain, k.bucket, k.keyHash, k.modelRequested, k.model, k.provider, k.status, k.ok, k.stream, k.method}
-	}); err != nil {
+	if err := upsertAll(ctx, tx, rollupsTable, b.rows); err != nil {
 		return err
 	}
-	if err := upsertAll(ctx, tx, upsertDimsSQL, b.dims(), func(k rollupKey) []any {
-		return []any{k.grain, k.bucket, k.modelRequested, k.model, k.provider, k.status, k.ok, k.stream, k.method}
-	}); err != nil {
+	if err := upsertAll(ctx, tx, dimsTable, b.dims()); err != nil {
 		return err
 	}
-	if err := upsertAll(ctx, tx, upsertTotalSQL, b.totals, func(k rollupKey) []any {
-		return []any{k.grain, k.bucket, k.keyHash, k.ok}
-	}); err != nil {
+	if err := upsertAll(ctx, tx, totalsTable, b.totals); err != nil {
 		return err
 	}
 	if len(b.keys) > 0 {
@@ -327,10 +365,24 @@ func (b *rollupBatch) write(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-// upsertAll runs query for each row, with the key's arguments keyArgs
-// gives followed by the sums.
-func upsertAll(ctx context.Context, tx *sql.Tx, query string, rows map[rollupKey]*sums, keyArgs func(rollupKey) []any) error {
-	if len(rows) == 0 {
+// upsertAll upserts rows into t, in primary key order, upsertRows rows a
+// statement and the rest one by one.
+func upsertAll(ctx context.Context, tx *sql.Tx, t rollupTable, rows map[rollupKey]*sums) error {
+	keys := make([]rollupKey, 0, len(rows))
+	for k := range rows {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, compareKeys)
+	full := len(keys) / upsertRows * upsertRows
+	if err := t.upsert(ctx, tx, t.many, upsertRows, keys[:full], rows); err != nil {
+		return err
+	}
+	return t.upsert(ctx, tx, t.one, 1, keys[full:], rows)
+}
+
+// upsert runs query, which adds per rows, for each run of per keys.
+func (t rollupTable) upsert(ctx context.Context, tx *sql.Tx, query string, per int, keys []rollupKey, rows map[rollupKey]*sums) error {
+	if len(keys) == 0 {
 		return nil
 	}
 	stmt, err := tx.PrepareContext(ctx, query)
@@ -338,8 +390,13 @@ func upsertAll(ctx context.Context, tx *sql.Tx, query string, rows map[rollupKey
 		return fmt.Errorf("rollups: prepare: %w", err)
 	}
 	defer stmt.Close()
-	for k, s := range rows {
-		if _, err := stmt.ExecContext(ctx, append(keyArgs(k), s.sumArgs()...)...); err != nil {
+	args := make([]any, 0, per*(len(rollupDimCols)+2+len(sumCols)+2))
+	for i := 0; i < len(keys); i += per {
+		args = args[:0]
+		for _, k := range keys[i : i+per] {
+			args = rows[k].appendSumArgs(t.keyArgs(args, k))
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("rollups: upsert: %w", err)
 		}
 	}
