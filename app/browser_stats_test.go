@@ -70,13 +70,22 @@ func TestBrowserStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	colours := map[string]string{}
-	for _, scheme := range []string{"light", "dark"} {
-		t.Run(scheme, func(t *testing.T) {
+	for _, tc := range []struct {
+		name, scheme  string
+		width, height int64
+		opts          []chromedp.EmulateViewportOption
+	}{
+		{"phone-light", "light", 375, 812, []chromedp.EmulateViewportOption{chromedp.EmulateScale(2), chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch}},
+		{"phone-dark", "dark", 375, 812, []chromedp.EmulateViewportOption{chromedp.EmulateScale(2), chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch}},
+		{"desktop-dark", "dark", 1280, 900, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			b.t = t
-			b.do("switch to the "+scheme+" theme",
+			b.do("switch to the "+tc.scheme+" theme at "+tc.name,
+				chromedp.EmulateViewport(tc.width, tc.height, tc.opts...),
 				chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 					_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-						Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+						Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: tc.scheme}},
 					})
 					return err
 				}),
@@ -102,17 +111,17 @@ func TestBrowserStats(t *testing.T) {
 				return "";
 			})()`))
 			if overflow != "" {
-				t.Errorf("overflows the %d px screen: %s", 375, overflow)
+				t.Errorf("overflows the %d px screen: %s", tc.width, overflow)
 			}
-			// Tick labels stay readable: at least 9 px on the phone.
+			// Tick labels stay readable: at least 9 px high.
 			if px := act(b, "measure a tick label", chromedp.Evaluate[float64](
 				`document.querySelector('[data-testid="chart-requests"] .ch-tick').getBoundingClientRect().height`)); px < 9 {
-				t.Errorf("tick labels %.1f px high on a phone", px)
+				t.Errorf("tick labels %.1f px high", px)
 			}
-			colours[scheme] = act(b, "read the bar colour", chromedp.Evaluate[string](
+			colours[tc.scheme] = act(b, "read the bar colour", chromedp.Evaluate[string](
 				`getComputedStyle(document.querySelector('[data-testid="chart-requests"] rect')).fill + " on " + getComputedStyle(document.body).backgroundColor`))
 			shot := act(b, "screenshot", chromedp.FullScreenshot(100))
-			path := filepath.Join(dir, "stats-phone-"+scheme+".png")
+			path := filepath.Join(dir, "stats-"+tc.name+".png")
 			if err := os.WriteFile(path, shot, 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -121,6 +130,23 @@ func TestBrowserStats(t *testing.T) {
 			}
 		})
 	}
+	t.Run("Filter", func(t *testing.T) {
+		b.t = t
+		// The form answers in place: the numbers, the window's links and
+		// the URL follow the filter.
+		act(b, "filter to errors", chromedp.Evaluate[bool](`(() => {
+			const s = document.getElementById("s-status");
+			s.value = "error";
+			s.dispatchEvent(new Event("change", {bubbles: true}));
+			return true;
+		})()`))
+		b.waitJS("no requests among the errors", `new URL(location.href).searchParams.get("status") === "error" && `+
+			`document.querySelector('[data-testid="stat-requests"] .stat-value').textContent.trim() === "0"`)
+		b.waitJS("the window links to keep the filter", `document.querySelector('[data-testid="window-24h"]').href.includes("status=error")`)
+		b.do("pick 24 h", chromedp.Click(testID("window-24h")), chromedp.WaitVisible(testID("chart-requests")))
+		b.waitJS("the day's errors", `new URL(location.href).searchParams.get("window") === "24h" && `+
+			`document.getElementById("s-status").value === "error"`)
+	})
 	b.t = t
 	if colours["light"] == colours["dark"] {
 		t.Errorf("bars and page look the same in both themes: %q", colours["light"])

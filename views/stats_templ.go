@@ -661,7 +661,7 @@ func statsCards(c StatsCards) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = statCard("stat-success", "Success rate", rateValue(c.Requests, c.SuccessRate), "of finished requests", successTone(Stats{TotalRequests: c.Requests, SuccessRate: c.SuccessRate}), "").Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = statCard("stat-success", "Success rate", rateValue(c.Requests, c.SuccessRate), "of requests", successTone(Stats{TotalRequests: c.Requests, SuccessRate: c.SuccessRate}), "").Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -693,7 +693,7 @@ func statsCards(c StatsCards) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = statCard("stat-tps", "Speed", FormatRate(c.TokensPerSec), "streamed tokens per second", toneNeutral, "").Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = statCard("stat-tps", "Speed", FormatRate(c.TokensPerSec), "while streaming", toneNeutral, "").Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -705,11 +705,11 @@ func statsCards(c StatsCards) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = statCard("stat-cached", "Cached", FormatCompact(c.CachedTokens), "prompt tokens from cache", toneNeutral, "").Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = statCard("stat-cached", "Cached", FormatCompact(c.CachedTokens), "prompt, from cache", toneNeutral, "").Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = statCard("stat-reasoning", "Reasoning", FormatCompact(c.ReasoningTokens), "completion tokens", toneNeutral, "").Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = statCard("stat-reasoning", "Reasoning", FormatCompact(c.ReasoningTokens), "of the output", toneNeutral, "").Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
