@@ -108,6 +108,8 @@ type Index struct {
 	done   chan struct{}
 
 	foreground bool // Reindex: nobody searches meanwhile
+
+	sleep func(ctx context.Context, d time.Duration) // pace's pause; tests watch it
 }
 
 // Keys of the index's internal storage.
@@ -151,6 +153,7 @@ func Open(opts Options) (*Index, error) {
 		poke:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		changed: make(chan struct{}),
+		sleep:   sleep,
 	}
 	// Leftovers of a build or swap that a crash interrupted.
 	os.RemoveAll(filepath.Join(opts.Dir, newDir))
@@ -391,7 +394,7 @@ func (ix *Index) run(ctx context.Context) {
 			return
 		}
 	}
-	if err := ix.catchUp(ctx); err != nil && ctx.Err() == nil {
+	if err := ix.catchUp(ctx, false); err != nil && ctx.Err() == nil {
 		ix.log.Error("search: catch up from SQLite", "err", err)
 	}
 	ix.purgeOld(ctx)
@@ -402,11 +405,13 @@ func (ix *Index) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case batch := <-ix.pending:
+			start := time.Now()
 			ix.applyPending(ctx, batch)
+			ix.pace(ctx, time.Since(start))
 		case ids := <-ix.prunes:
 			ix.delete(ids)
 		case <-ix.poke:
-			if err := ix.catchUp(ctx); err != nil && ctx.Err() == nil {
+			if err := ix.catchUp(ctx, true); err != nil && ctx.Err() == nil {
 				ix.log.Error("search: catch up from SQLite", "err", err)
 			}
 		case <-tick.C:
@@ -414,6 +419,39 @@ func (ix *Index) run(ctx context.Context) {
 				ix.purgeOld(ctx)
 			}
 		}
+	}
+}
+
+// The indexer yields to the proxy. While it is behind (committed batches
+// wait for it when it finishes one), it pauses after each batch for
+// pauseFactor times as long as the batch took, up to maxPause, so that it
+// works at most a quarter of the time: under a load that saturates the
+// machine the proxy keeps the CPU, and the index falls behind and catches
+// up when the load eases. The batches that wait meanwhile are indexed
+// together, up to maxPendingDocs×BatchDocs records, and a big batch costs
+// less per record than small ones. Under ordinary load nothing waits after
+// a batch, and the indexer never pauses.
+const (
+	pauseFactor    = 3
+	maxPause       = 2 * time.Second
+	maxPendingDocs = 4
+)
+
+// pace pauses the indexer after work took this long, if it is behind.
+func (ix *Index) pace(ctx context.Context, work time.Duration) {
+	if len(ix.pending) == 0 {
+		return
+	}
+	ix.sleep(ctx, min(work*pauseFactor, maxPause))
+}
+
+// sleep waits for d, or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 
@@ -437,7 +475,7 @@ func (ix *Index) fail(err error) {
 func (ix *Index) applyPending(ctx context.Context, first []*capture.Record) {
 	recs := first
 more:
-	for len(recs) < ix.opts.BatchDocs {
+	for len(recs) < maxPendingDocs*ix.opts.BatchDocs {
 		select {
 		case batch := <-ix.pending:
 			recs = append(recs, batch...)
@@ -456,7 +494,7 @@ more:
 			wm++
 		default:
 			// A gap: a batch was dropped. SQLite has everything.
-			if err := ix.catchUp(ctx); err != nil && ctx.Err() == nil {
+			if err := ix.catchUp(ctx, true); err != nil && ctx.Err() == nil {
 				ix.log.Error("search: catch up from SQLite", "err", err)
 			}
 			return
@@ -496,7 +534,10 @@ func (ix *Index) index(bi bleve.Index, recs []*capture.Record) error {
 }
 
 // catchUp indexes from SQLite everything committed after the watermark.
-func (ix *Index) catchUp(ctx context.Context) error {
+// Paced, it pauses between reads as pace does: it is then catching up
+// with batches it dropped under load, which may still be on. The catch-up
+// on start goes at full speed.
+func (ix *Index) catchUp(ctx context.Context, paced bool) error {
 	bi := ix.current()
 	if bi == nil {
 		return nil
@@ -511,6 +552,7 @@ func (ix *Index) catchUp(ctx context.Context) error {
 	}
 	start, n := time.Now(), 0
 	for ctx.Err() == nil {
+		work := time.Now()
 		recs, err := ix.opts.Source.Since(ctx, wm, ix.opts.BatchDocs)
 		if err != nil {
 			return err
@@ -523,6 +565,9 @@ func (ix *Index) catchUp(ctx context.Context) error {
 			break
 		}
 		wm = recs[len(recs)-1].Seq
+		if paced {
+			ix.sleep(ctx, min(time.Since(work)*pauseFactor, maxPause))
+		}
 	}
 	if n > ix.opts.BatchDocs {
 		ix.log.Info("search: caught up from SQLite", "records", n, "took", time.Since(start).Round(time.Millisecond))
@@ -718,7 +763,7 @@ func Reindex(ctx context.Context, opts Options) (int64, error) {
 		return 0, err
 	}
 	defer lock.Close()
-	ix := &Index{opts: opts, log: opts.Logger, changed: make(chan struct{}), foreground: true}
+	ix := &Index{opts: opts, log: opts.Logger, changed: make(chan struct{}), foreground: true, sleep: sleep}
 	n, err := ix.rebuild(ctx)
 	if err != nil {
 		return n, err

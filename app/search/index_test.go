@@ -428,3 +428,21 @@ func TestIndexesNewTurnsOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestPace: the indexer pauses after a batch only while batches wait for
+// it, three times as long as the batch took, at most maxPause.
+func TestPace(t *testing.T) {
+	ix := &Index{pending: make(chan []*capture.Record, 2)}
+	var slept []time.Duration
+	ix.sleep = func(_ context.Context, d time.Duration) { slept = append(slept, d) }
+	ix.pace(context.Background(), 10*time.Millisecond)
+	if len(slept) != 0 {
+		t.Fatalf("paused %v with nothing waiting", slept)
+	}
+	ix.pending <- nil
+	ix.pace(context.Background(), 10*time.Millisecond)
+	ix.pace(context.Background(), time.Hour)
+	if want := []time.Duration{30 * time.Millisecond, maxPause}; !slices.Equal(slept, want) {
+		t.Fatalf("paused %v, want %v", slept, want)
+	}
+}
