@@ -87,15 +87,15 @@ var columns = []column{
 	{name: "provider", sel: "COALESCE(provider, '')", arg: func(r *capture.Record) any { return r.Provider }, dest: func(r *capture.Record, _ *scanTemp) any { return &r.Provider }},
 }
 
-// insertSQL inserts n rows with every column.
-func insertSQL(n int) string {
+// insertSQL inserts one row with every column.
+var insertSQL = func() string {
 	names := make([]string, len(columns))
 	for i, c := range columns {
 		names[i] = c.name
 	}
-	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(columns)), ", ") + ")"
-	return "INSERT INTO requests (" + strings.Join(names, ", ") + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
-}
+	return "INSERT INTO requests (" + strings.Join(names, ", ") +
+		") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(columns)), ", ") + ")"
+}()
 
 // selectList returns the select expressions, without the heavy columns
 // unless full is set.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -429,25 +428,8 @@ func (s *SQLite) afterCommit(batch []*capture.Record) {
 	}
 }
 
-// insertRows is how many records one insert statement writes: one
-// statement per record would pay its fixed overhead (database/sql, the
-// driver, a step and a reset, the commit sequence's own statement) for
-// every record.
-const insertRows = 16
-
-// seqSQL gives n records their commit sequence and returns it.
-func seqSQL(n int) string {
-	return "INSERT INTO request_seq (id) VALUES " + strings.TrimSuffix(strings.Repeat("(?), ", n), ", ") + " RETURNING seq, id"
-}
-
-var (
-	insertOneSQL, insertFullSQL = insertSQL(1), insertSQL(insertRows)
-	seqOneSQL, seqFullSQL       = seqSQL(1), seqSQL(insertRows)
-)
-
-// insert writes batch in one transaction, insertRows records a
-// statement, gives each record its commit sequence and runs the InTx
-// hooks inside it. OnCommit learns how long it all took.
+// insert writes batch in one transaction with one prepared statement and
+// runs the InTx hooks inside it.
 func (s *SQLite) insert(ctx context.Context, batch []*capture.Record) error {
 	began := time.Now()
 	tx, err := s.wdb.BeginTx(ctx, nil)
@@ -456,12 +438,33 @@ func (s *SQLite) insert(ctx context.Context, batch []*capture.Record) error {
 	}
 	defer tx.Rollback()
 
-	full := len(batch) / insertRows * insertRows
-	if err := insertRecords(ctx, tx, insertFullSQL, seqFullSQL, insertRows, batch[:full]); err != nil {
-		return err
+	stmt, err := tx.PrepareContext(ctx, insertSQL)
+	if err != nil {
+		return fmt.Errorf("store: prepare insert: %w", err)
 	}
-	if err := insertRecords(ctx, tx, insertOneSQL, seqOneSQL, 1, batch[full:]); err != nil {
-		return err
+	defer stmt.Close()
+	seqStmt, err := tx.PrepareContext(ctx, `INSERT INTO request_seq (id) VALUES (?)`)
+	if err != nil {
+		return fmt.Errorf("store: prepare insert: %w", err)
+	}
+	defer seqStmt.Close()
+	args := make([]any, len(columns))
+	for _, rec := range batch {
+		for i, c := range columns {
+			args[i] = c.arg(rec)
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("store: insert %s: %w", rec.ID, err)
+		}
+		// The commit sequence: this transaction is the only writer, so
+		// sequence order is commit order.
+		res, err := seqStmt.ExecContext(ctx, rec.ID)
+		if err != nil {
+			return fmt.Errorf("store: insert %s: sequence: %w", rec.ID, err)
+		}
+		if rec.Seq, err = res.LastInsertId(); err != nil {
+			return fmt.Errorf("store: insert %s: sequence: %w", rec.ID, err)
+		}
 	}
 	// The rollups count the batch in its own transaction, so they never
 	// disagree with the rows.
@@ -480,80 +483,6 @@ func (s *SQLite) insert(ctx context.Context, batch []*capture.Record) error {
 	}
 	if s.opts.OnCommit != nil {
 		s.opts.OnCommit(time.Since(began), len(batch))
-	}
-	return nil
-}
-
-// insertRecords inserts recs, per records a statement, with the prepared
-// statements query and seqQuery, and sets each record's Seq.
-func insertRecords(ctx context.Context, tx *sql.Tx, query, seqQuery string, per int, recs []*capture.Record) error {
-	if len(recs) == 0 {
-		return nil
-	}
-	stmt, err := tx.PrepareContext(ctx, query)
-	if err != nil {
-		return fmt.Errorf("store: prepare insert: %w", err)
-	}
-	defer stmt.Close()
-	seqStmt, err := tx.PrepareContext(ctx, seqQuery)
-	if err != nil {
-		return fmt.Errorf("store: prepare insert: %w", err)
-	}
-	defer seqStmt.Close()
-	args := make([]any, 0, per*len(columns))
-	ids := make([]any, per)
-	byID := make(map[string]*capture.Record, per)
-	for i := 0; i < len(recs); i += per {
-		chunk := recs[i : i+per]
-		args = args[:0]
-		clear(byID)
-		for k, rec := range chunk {
-			for _, c := range columns {
-				args = append(args, c.arg(rec))
-			}
-			ids[k] = rec.ID
-			byID[rec.ID] = rec
-		}
-		if _, err := stmt.ExecContext(ctx, args...); err != nil {
-			if per == 1 {
-				return fmt.Errorf("store: insert %s: %w", chunk[0].ID, err)
-			}
-			return fmt.Errorf("store: insert %d records from %s: %w", per, chunk[0].ID, err)
-		}
-		// The commit sequence: this transaction is the only writer, so
-		// sequence order is commit order.
-		if err := readSeqs(ctx, seqStmt, ids, byID); err != nil {
-			return fmt.Errorf("store: insert %s: sequence: %w", chunk[0].ID, err)
-		}
-	}
-	return nil
-}
-
-// readSeqs runs the sequence statement for ids and sets the records'
-// Seq from what it returns.
-func readSeqs(ctx context.Context, stmt *sql.Stmt, ids []any, byID map[string]*capture.Record) error {
-	rows, err := stmt.QueryContext(ctx, ids...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	n := 0
-	for rows.Next() {
-		var seq int64
-		var id string
-		if err := rows.Scan(&seq, &id); err != nil {
-			return err
-		}
-		if rec := byID[id]; rec != nil {
-			rec.Seq = seq
-			n++
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if n != len(ids) {
-		return fmt.Errorf("%d of %d sequence numbers returned", n, len(ids))
 	}
 	return nil
 }
