@@ -167,7 +167,7 @@ func BenchmarkIndexKeepsUp(b *testing.B) {
 			nOn += saturate(b, on.base, bodies, 16, d/2)
 		}
 		// How long after the load the index holds everything SQLite has.
-		flush, fc := context.WithTimeout(context.Background(), time.Minute)
+		flush, fc := context.WithTimeout(context.Background(), 10*time.Minute)
 		on.st.Flush(flush)
 		feed, _ := on.st.Feed(flush)
 		end := time.Now()

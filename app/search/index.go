@@ -534,9 +534,9 @@ func (ix *Index) index(bi bleve.Index, recs []*capture.Record) error {
 }
 
 // catchUp indexes from SQLite everything committed after the watermark.
-// Paced, it pauses between reads as pace does: it is then catching up
-// with batches it dropped under load, which may still be on. The catch-up
-// on start goes at full speed.
+// Paced, it pauses between reads as pace does, while new batches wait: it
+// is then catching up with batches it dropped under a load that may still
+// be on. The catch-up on start goes at full speed.
 func (ix *Index) catchUp(ctx context.Context, paced bool) error {
 	bi := ix.current()
 	if bi == nil {
@@ -566,7 +566,7 @@ func (ix *Index) catchUp(ctx context.Context, paced bool) error {
 		}
 		wm = recs[len(recs)-1].Seq
 		if paced {
-			ix.sleep(ctx, min(time.Since(work)*pauseFactor, maxPause))
+			ix.pace(ctx, time.Since(work))
 		}
 	}
 	if n > ix.opts.BatchDocs {
