@@ -112,7 +112,7 @@ func responseText(parts ...string) string {
 // whose text holds the phrases of must and none of not, paged as r asks.
 func (ix *Index) verified(ctx context.Context, bi bleve.Index, q query.Query, r Request, must, not []Term) (Result, error) {
 	want := max(r.Offset, 0) + max(r.Limit, 0)
-	var kept []string
+	kept := []string{} // not nil: an empty page is still a page of ids
 	checked, candidates := 0, uint64(0)
 	for checked < verifyBudget && (len(kept) < want || checked < verifyExact) {
 		n := verifyChunk
