@@ -430,7 +430,7 @@ func TestIndexesNewTurnsOnly(t *testing.T) {
 }
 
 // TestPace: the indexer pauses after a batch only while batches wait for
-// it, three times as long as the batch took, at most maxPause.
+// it, pauseFactor times as long as the batch took, at most maxPause.
 func TestPace(t *testing.T) {
 	ix := &Index{pending: make(chan []*capture.Record, 2)}
 	var slept []time.Duration
@@ -442,7 +442,7 @@ func TestPace(t *testing.T) {
 	ix.pending <- nil
 	ix.pace(context.Background(), 10*time.Millisecond)
 	ix.pace(context.Background(), time.Hour)
-	if want := []time.Duration{30 * time.Millisecond, maxPause}; !slices.Equal(slept, want) {
+	if want := []time.Duration{pauseFactor * 10 * time.Millisecond, maxPause}; !slices.Equal(slept, want) {
 		t.Fatalf("paused %v, want %v", slept, want)
 	}
 }
