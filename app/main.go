@@ -233,21 +233,19 @@ func (h *indexHooks) pruned(ids []string) {
 	}
 }
 
-// runReindex rebuilds the search index from SQLite, with a progress bar:
-// `openrouter-proxy reindex`. The service must be stopped first.
-// rollupProgress returns the store's Progress callback: a progress bar on
-// stderr while Open builds the rollups of a database written before they
-// existed. A database that has them shows nothing.
-func rollupProgress(stderr io.Writer) func(done, total int64) {
+// progress returns a progress callback that draws a bar with a count, a
+// rate and an ETA on stderr, created at the first call, and finish, which
+// completes it if it was drawn.
+func progress(stderr io.Writer, desc, unit string) (update func(done, total int64), finish func()) {
 	var bar *progressbar.ProgressBar
-	return func(done, total int64) {
+	update = func(done, total int64) {
 		if bar == nil {
 			bar = progressbar.NewOptions64(total,
 				progressbar.OptionSetWriter(stderr),
-				progressbar.OptionSetDescription("building statistics"),
+				progressbar.OptionSetDescription(desc),
 				progressbar.OptionShowCount(),
 				progressbar.OptionShowIts(),
-				progressbar.OptionSetItsString("records"),
+				progressbar.OptionSetItsString(unit),
 				progressbar.OptionSetPredictTime(true),
 				progressbar.OptionThrottle(200*time.Millisecond),
 				progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }),
@@ -255,12 +253,30 @@ func rollupProgress(stderr io.Writer) func(done, total int64) {
 		}
 		bar.ChangeMax64(total)
 		bar.Set64(done)
-		if done >= total {
+	}
+	finish = func() {
+		if bar != nil {
 			bar.Finish()
+		}
+	}
+	return update, finish
+}
+
+// rollupProgress returns the store's Progress callback: a progress bar on
+// stderr while Open builds the rollups of a database written before they
+// existed. A database that has them shows nothing.
+func rollupProgress(stderr io.Writer) func(done, total int64) {
+	update, finish := progress(stderr, "building statistics", "records")
+	return func(done, total int64) {
+		update(done, total)
+		if done >= total {
+			finish()
 		}
 	}
 }
 
+// runReindex rebuilds the search index from SQLite, with a progress bar:
+// `openrouter-proxy reindex`. The service must be stopped first.
 func runReindex(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	cfg, err := config.Load(getenv, args, stderr)
 	if err != nil {
@@ -276,28 +292,14 @@ func runReindex(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	bar := progressbar.NewOptions64(feed.Count,
-		progressbar.OptionSetWriter(stderr),
-		progressbar.OptionSetDescription("indexing"),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("records"),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }),
-	)
+	update, finish := progress(stderr, "indexing", "records")
+	update(0, feed.Count)
 	start := time.Now()
-	n, err := search.Reindex(ctx, search.Options{
-		Dir: cfg.SearchDir(), Source: st, Logger: log,
-		Progress: func(done, total int64) {
-			bar.ChangeMax64(total)
-			bar.Set64(done)
-		},
-	})
+	n, err := search.Reindex(ctx, search.Options{Dir: cfg.SearchDir(), Source: st, Logger: log, Progress: update})
 	if err != nil {
 		return fmt.Errorf("reindex: %w", err)
 	}
-	bar.Finish()
+	finish()
 	fmt.Fprintf(stderr, "indexed %d records in %s\n", n, time.Since(start).Round(time.Millisecond))
 	return nil
 }
@@ -364,24 +366,13 @@ func runImportSeed(ctx context.Context, args []string, getenv func(string) strin
 		return fmt.Errorf("store: open %s (DATA_DIR): %w", cfg.DBPath(), err)
 	}
 	defer st.Close()
-	bar := progressbar.NewOptions64(-1,
-		progressbar.OptionSetWriter(stderr),
-		progressbar.OptionSetDescription("importing"),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("rows"),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }),
-	)
+	update, finish := progress(stderr, "importing", "rows")
+	update(0, -1)
 	start := time.Now()
 	sum, err := src.Import(ctx, st, seed.ImportOptions{
-		Options: seed.Options{Location: loc, BodyLimit: cfg.BodyLimit},
-		Logger:  log,
-		Progress: func(done, total int64) {
-			bar.ChangeMax64(total)
-			bar.Set64(done)
-		},
+		Options:  seed.Options{Location: loc, BodyLimit: cfg.BodyLimit},
+		Logger:   log,
+		Progress: update,
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -389,7 +380,7 @@ func runImportSeed(ctx context.Context, args []string, getenv func(string) strin
 		}
 		return fmt.Errorf("import-seed: %w", err)
 	}
-	bar.Finish()
+	finish()
 	if lost := st.Health().Lost; lost > 0 {
 		return fmt.Errorf("import-seed: %d records could not be written (the log names them); run it again to bring them in", lost)
 	}

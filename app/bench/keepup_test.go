@@ -101,22 +101,31 @@ func saturate(b *testing.B, base string, bodies [][]byte, c int, d time.Duration
 	for w := range c {
 		wg.Go(func() {
 			for i := w; time.Now().Before(deadline); i += c {
-				req, _ := http.NewRequest("POST", base+"/chat/completions", bytes.NewReader(bodies[i%len(bodies)]))
-				req.Header.Set("Authorization", "Bearer sk-bench-"+strconv.Itoa(w%4))
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := client.Do(req)
-				if err != nil {
-					b.Error(err)
+				if !postChat(b, base, bodies[i%len(bodies)], "sk-bench-"+strconv.Itoa(w%4)) {
 					return
 				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
 				done.Add(1)
 			}
 		})
 	}
 	wg.Wait()
 	return done.Load()
+}
+
+// postChat posts one chat completion with key and reads the answer; false
+// when it failed (reported to b).
+func postChat(b *testing.B, base string, body []byte, key string) bool {
+	req, _ := http.NewRequest("POST", base+"/chat/completions", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		b.Error(err)
+		return false
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return true
 }
 
 // steady sends bodies at rate exchanges a second for d, from enough
@@ -129,17 +138,9 @@ func steady(b *testing.B, base string, bodies [][]byte, rate int, d time.Duratio
 	for range 64 {
 		wg.Go(func() {
 			for body := range work {
-				req, _ := http.NewRequest("POST", base+"/chat/completions", bytes.NewReader(body))
-				req.Header.Set("Authorization", "Bearer sk-bench-steady")
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := client.Do(req)
-				if err != nil {
-					b.Error(err)
-					continue
+				if postChat(b, base, body, "sk-bench-steady") {
+					done.Add(1)
 				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				done.Add(1)
 			}
 		})
 	}
