@@ -10,3 +10,10 @@ import "embed"
 //
 //go:embed *.sql
 var FS embed.FS
+
+// Postgres holds the PostgreSQL migrations under postgres/: the same
+// versions, tables and columns as SQLite's, in PostgreSQL's types. goose
+// reads them from fs.Sub(Postgres, "postgres") with goose.DialectPostgres.
+//
+//go:embed postgres/*.sql
+var Postgres embed.FS
