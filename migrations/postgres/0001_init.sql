@@ -1,7 +1,8 @@
 -- +goose Up
 
--- The PostgreSQL schema is the SQLite one (migrations/sqlite, same version
--- numbers, same tables, same column names in the same order), in
+-- The PostgreSQL schema is SQLite's: the migrations of the same numbers
+-- make the same tables, with the same columns in the same order, keys and
+-- indexes (app/store/postgres/pgtest's TestMigrations holds them to it), in
 -- PostgreSQL's types:
 --
 --   * Times stay text in the fixed-width UTC form
@@ -12,9 +13,9 @@
 --     Fixed-width UTC text sorts as time, so range scans and ORDER BY on
 --     the indexes work as with a timestamp type.
 --   * Every text column is COLLATE "C": comparison and order are by byte,
---     as SQLite's BINARY, whatever locale the database was created with.
---     Text order is time order for timestamps and UUIDv7 ids only under a
---     bytewise collation, and a "C" index also serves prefix matches.
+--     as SQLite's BINARY, whatever locale the database was created with,
+--     so ORDER BY, ranges and cursors give what they give on SQLite. A "C"
+--     btree also serves LIKE 'prefix%', and compares faster.
 --   * Flags (0/1 INTEGER on SQLite) are boolean: the Go code binds and
 --     scans them as bool on both stores.
 --   * INTEGER is bigint (SQLite's integers are 64-bit), REAL is double

@@ -7,8 +7,8 @@ ALTER TABLE requests ADD COLUMN provider text COLLATE "C";
 
 -- rollups holds the statistics of the records, per time bucket and per
 -- combination of the dimensions the dashboard filters and breaks down by,
--- as on SQLite (see migrations/sqlite/0004_rollups.sql for the grains,
--- compaction and the meaning of each column). The writer keeps it in the
+-- as on SQLite (see SQLite's 0004_rollups.sql for the grains, compaction
+-- and the meaning of each column). The writer keeps it in the
 -- transaction that inserts the records, so it never disagrees with them;
 -- retention deletes records but never rollups.
 --
