@@ -96,13 +96,22 @@ func FormatPercent(p float64) string {
 
 // FormatRate formats a throughput in tokens per second: "42.1 tok/s".
 func FormatRate(tps float64) string {
+	if n := FormatRateNumber(tps); n != dash {
+		return n + " tok/s"
+	}
+	return dash
+}
+
+// FormatRateNumber is FormatRate without its unit, for a card whose label
+// names it.
+func FormatRateNumber(tps float64) string {
 	if tps <= 0 || math.IsNaN(tps) || math.IsInf(tps, 0) {
 		return dash
 	}
 	if tps >= 100 {
-		return strconv.FormatFloat(tps, 'f', 0, 64) + " tok/s"
+		return strconv.FormatFloat(tps, 'f', 0, 64)
 	}
-	return strconv.FormatFloat(tps, 'f', 1, 64) + " tok/s"
+	return strconv.FormatFloat(tps, 'f', 1, 64)
 }
 
 // FormatBytes formats a size in bytes: "512 B", "1.2 KB", "3.4 MB".

@@ -693,7 +693,7 @@ func statsCards(c StatsCards) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = statCard("stat-tps", "Speed", FormatRate(c.TokensPerSec), "while streaming", toneNeutral, "").Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = statCard("stat-tps", "Tokens/s", FormatRateNumber(c.TokensPerSec), "while streaming", toneNeutral, "").Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

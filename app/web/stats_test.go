@@ -146,11 +146,11 @@ func TestStatsPageCards(t *testing.T) {
 		want       map[string]string
 	}{
 		{"Admin", "admin", admin, map[string]string{
-			"stat-requests": "6", "stat-success": "66.7%", "stat-errors": "33.3%", "stat-avg": "1.3 s", "stat-tps": "44.4 tok/s",
+			"stat-requests": "6", "stat-success": "66.7%", "stat-errors": "33.3%", "stat-avg": "1.3 s", "stat-tps": "44.4",
 			"stat-in": "311", "stat-out": "211", "stat-cached": "20", "stat-reasoning": "5", "stat-cost": "$0.542",
 		}},
 		{"Alice", "alice", alice, map[string]string{
-			"stat-requests": "4", "stat-success": "75%", "stat-errors": "25%", "stat-avg": "1.8 s", "stat-tps": "44.4 tok/s",
+			"stat-requests": "4", "stat-success": "75%", "stat-errors": "25%", "stat-avg": "1.8 s", "stat-tps": "44.4",
 			"stat-in": "310", "stat-out": "210", "stat-cached": "20", "stat-reasoning": "5", "stat-cost": "$0.042",
 		}},
 		{"Bob", "bob", store.Viewer{KeyHash: capture.Fingerprint(bobKey)}, map[string]string{
