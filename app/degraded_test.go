@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openrouter-proxy/openrouter-proxy/app/store/storetest"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite/sqlitetest"
 )
 
 // get fetches a dashboard path, with an optional admin session cookie.
@@ -84,7 +84,7 @@ func TestDegradedModeWhileDatabaseLocked(t *testing.T) {
 	app.one("1=1")
 	cookie := app.login(admin)
 
-	release := storetest.HoldLock(t, app.dataDir+"/proxy_requests.db")
+	release := sqlitetest.HoldLock(t, app.dataDir+"/proxy_requests.db")
 	// Small exchanges fit in the queue and wait there for the lock.
 	for i := range 3 {
 		start := time.Now()

@@ -21,6 +21,7 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/search"
 	"github.com/openrouter-proxy/openrouter-proxy/app/seed"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
 
 // The keys of the old system's users, stored there in the clear.
@@ -224,7 +225,7 @@ func TestImportSeedSubcommand(t *testing.T) {
 		// The service's index, opened on these files as the service opens
 		// it, takes the imported records from SQLite.
 		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-		st, err := store.Open(context.Background(), filepath.Join(dataDir, "proxy_requests.db"), store.Options{Logger: quiet})
+		st, err := sqlite.Open(context.Background(), filepath.Join(dataDir, "proxy_requests.db"), sqlite.Options{Logger: quiet})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -38,6 +38,7 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/search"
 	"github.com/openrouter-proxy/openrouter-proxy/app/seed"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 	"github.com/openrouter-proxy/openrouter-proxy/app/web"
 )
 
@@ -99,7 +100,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	tracker := live.New()
 	mx := metrics.New(metrics.Options{})
 	var toIndex indexHooks // the index opens after the store it reads from
-	st, err := store.Open(ctx, cfg.DBPath(), store.Options{
+	st, err := openStore(ctx, cfg, sqlite.Options{
 		QueueBytes: cfg.QueueBytes,
 		MaxHistory: cfg.MaxHistory,
 		Logger:     log,
@@ -112,7 +113,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}, hooks...),
 	})
 	if err != nil {
-		return fmt.Errorf("store: open %s (DATA_DIR): %w", cfg.DBPath(), err)
+		return err
 	}
 	defer st.Close()
 
@@ -283,9 +284,9 @@ func runReindex(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	log := newLogger(cfg, stderr)
-	st, err := store.Open(ctx, cfg.DBPath(), store.Options{Logger: log, Progress: rollupProgress(stderr)})
+	st, err := openStore(ctx, cfg, sqlite.Options{Logger: log, Progress: rollupProgress(stderr)})
 	if err != nil {
-		return fmt.Errorf("store: open %s (DATA_DIR): %w", cfg.DBPath(), err)
+		return err
 	}
 	defer st.Close()
 	feed, err := st.Feed(ctx)
@@ -358,12 +359,12 @@ func runImportSeed(ctx context.Context, args []string, getenv func(string) strin
 	// rollup buckets each, and one transaction updates a bucket once. A
 	// smaller queue: the bar counts rows read, which must not run far
 	// ahead of the rows committed.
-	st, err := store.Open(ctx, cfg.DBPath(), store.Options{
+	st, err := openStore(ctx, cfg, sqlite.Options{
 		QueueBytes: min(cfg.QueueBytes, importQueueBytes), QueueWait: 24 * time.Hour, BatchSize: importBatch, Logger: log,
 		Progress: rollupProgress(stderr),
 	})
 	if err != nil {
-		return fmt.Errorf("store: open %s (DATA_DIR): %w", cfg.DBPath(), err)
+		return err
 	}
 	defer st.Close()
 	update, finish := progress(stderr, "importing", "rows")
@@ -463,8 +464,18 @@ func runMock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return mockupstream.Serve(ctx, *addr, log)
 }
 
+// openStore opens the store cfg names, the SQLite file in DATA_DIR, with
+// opts. The rest of the program sees it only as a store.Store.
+func openStore(ctx context.Context, cfg config.Config, opts sqlite.Options) (store.Store, error) {
+	st, err := sqlite.Open(ctx, cfg.DBPath(), opts)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s (DATA_DIR): %w", cfg.DBPath(), err)
+	}
+	return st, nil
+}
+
 // expireSessions deletes expired dashboard sessions once an hour.
-func expireSessions(ctx context.Context, st *store.SQLite, log *slog.Logger) {
+func expireSessions(ctx context.Context, st store.Store, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {

@@ -22,7 +22,7 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/mockupstream"
 	"github.com/openrouter-proxy/openrouter-proxy/app/proxy"
-	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
 
 // target is one way to reach the upstream.
@@ -34,7 +34,7 @@ type target struct {
 // rig is the three targets over one upstream.
 type rig struct {
 	direct, bare, recording target
-	store                   *store.SQLite
+	store                   *sqlite.SQLite
 }
 
 func newRig(b *testing.B, upstream http.Handler) rig {
@@ -55,7 +55,7 @@ func newRig(b *testing.B, upstream http.Handler) rig {
 	b.Cleanup(bareSrv.Close)
 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := store.Open(context.Background(), b.TempDir()+"/proxy_requests.db", store.Options{Logger: quiet})
+	st, err := sqlite.Open(context.Background(), b.TempDir()+"/proxy_requests.db", sqlite.Options{Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/dataset"
 	"github.com/openrouter-proxy/openrouter-proxy/app/seed"
-	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
 
 // importRows is how many rows the seed file of BenchmarkImportSeed holds.
@@ -70,8 +70,8 @@ func BenchmarkImportSeed(b *testing.B) {
 		var took time.Duration
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
-			st, err := store.Open(ctx, filepath.Join(b.TempDir(), "proxy_requests.db"),
-				store.Options{QueueWait: time.Hour, BatchSize: 4096, QueueBytes: 64 << 20, Logger: quiet}) // as runImportSeed opens it
+			st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "proxy_requests.db"),
+				sqlite.Options{QueueWait: time.Hour, BatchSize: 4096, QueueBytes: 64 << 20, Logger: quiet}) // as runImportSeed opens it
 			if err != nil {
 				b.Fatal(err)
 			}

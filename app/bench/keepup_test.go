@@ -21,13 +21,14 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/proxy"
 	"github.com/openrouter-proxy/openrouter-proxy/app/search"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
 
 // indexedRig is the recording proxy over the mock, with or without the
 // search index fed from its store, as main wires them.
 type indexedRig struct {
 	base string
-	st   *store.SQLite
+	st   *sqlite.SQLite
 	ix   *search.Index
 
 	mu        sync.Mutex
@@ -54,7 +55,7 @@ func newIndexedRig(b *testing.B, withIndex bool) *indexedRig {
 		}
 	}}
 	dir := b.TempDir()
-	st, err := store.Open(context.Background(), dir+"/proxy_requests.db", store.Options{Logger: quiet, Hooks: []store.Hook{hook}})
+	st, err := sqlite.Open(context.Background(), dir+"/proxy_requests.db", sqlite.Options{Logger: quiet, Hooks: []store.Hook{hook}})
 	if err != nil {
 		b.Fatal(err)
 	}

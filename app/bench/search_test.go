@@ -18,6 +18,7 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/dataset"
 	"github.com/openrouter-proxy/openrouter-proxy/app/search"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
 
 // searchWorld is the benchmark database of a million generated exchanges
@@ -25,7 +26,7 @@ import (
 // beside the database.
 type searchWorld struct {
 	info      dataset.Info
-	st        *store.SQLite
+	st        *sqlite.SQLite
 	ix        *search.Index
 	textBytes int64 // the text the index holds, as search.TextSize counts it
 	indexDir  string
@@ -33,7 +34,7 @@ type searchWorld struct {
 
 // textCounter is a Source that counts the text it hands to the index.
 type textCounter struct {
-	*store.SQLite
+	*sqlite.SQLite
 	bytes atomic.Int64
 	limit int64 // stop after this many records; 0 = none
 	seen  atomic.Int64
@@ -59,7 +60,7 @@ func openSearchWorld(b *testing.B) *searchWorld {
 	b.Helper()
 	info := dataset.BenchDB(b, dataset.BenchRecords)
 	quiet := slog.New(slog.DiscardHandler)
-	st, err := store.Open(context.Background(), info.Path, store.Options{Logger: quiet})
+	st, err := sqlite.Open(context.Background(), info.Path, sqlite.Options{Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -200,7 +201,7 @@ func BenchmarkSearch1M(b *testing.B) {
 // a fresh index, in records per second.
 func BenchmarkIndexCatchUp(b *testing.B) {
 	info := dataset.BenchDB(b, dataset.BenchRecords)
-	st, err := store.Open(context.Background(), info.Path, store.Options{Logger: slog.New(slog.DiscardHandler)})
+	st, err := sqlite.Open(context.Background(), info.Path, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

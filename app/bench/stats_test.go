@@ -11,6 +11,7 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/dataset"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
 
 // statsRecords is the size of the database BenchmarkStats reads: the
@@ -40,7 +41,7 @@ func statsRecordCount(b *testing.B) int {
 func BenchmarkStats(b *testing.B) {
 	info := dataset.BenchDB(b, statsRecordCount(b))
 	began := time.Now()
-	st, err := store.Open(context.Background(), info.Path, store.Options{Logger: slog.New(slog.DiscardHandler)})
+	st, err := sqlite.Open(context.Background(), info.Path, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
 
 // BenchDirEnv names the directory benchmarks keep their databases in.
@@ -100,7 +101,7 @@ func (m meta) same(o meta) bool {
 func metaPath(path string) string { return path + ".meta.json" }
 
 // Build makes the SQLite database at path hold n generated records, written
-// through the real store (store.Open, Record, Flush), which analyses them as
+// through the real store (sqlite.Open, Record, Flush), which analyses them as
 // it would the proxy's. When the database is already there, built by this
 // generator version from the same seed, n and options (a metadata file next
 // to it says so) and still holds n records, Build reuses it and returns at
@@ -188,7 +189,7 @@ func write(ctx context.Context, path string, n int, seed uint64, gopts Options, 
 		)
 	}
 	var committed atomic.Int64
-	st, err := store.Open(ctx, path, store.Options{
+	st, err := sqlite.Open(ctx, path, sqlite.Options{
 		// Generation outruns the writer: Record must wait for room rather
 		// than give records up, so the wait is long and the budget large
 		// enough for big batches.

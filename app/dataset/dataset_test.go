@@ -24,6 +24,7 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/dataset"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
 
 // raw is what the generator makes of one record, in a comparable form.
@@ -457,7 +458,7 @@ func TestBuild(t *testing.T) {
 	})
 
 	t.Run("Rows", func(t *testing.T) {
-		st, err := store.Open(ctx, path, store.Options{Logger: slog.New(slog.DiscardHandler)})
+		st, err := sqlite.Open(ctx, path, sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -58,7 +58,7 @@ var latencyBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 
 // disk) to seconds (fsync on a busy disk): 0.25 ms to 8 s, doubling.
 var commitBuckets = prometheus.ExponentialBuckets(0.00025, 2, 16)
 
-// Batches hold 1 to store.DefaultBatchSize records.
+// Batches hold 1 to sqlite.DefaultBatchSize records.
 var batchBuckets = []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}
 
 // Options configure Metrics. The zero value is usable.

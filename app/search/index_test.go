@@ -16,6 +16,7 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
 
 // world is a real SQLite store and an index fed by its hooks, as main
@@ -23,7 +24,7 @@ import (
 type world struct {
 	t     *testing.T
 	dir   string
-	st    *store.SQLite
+	st    *sqlite.SQLite
 	ix    *Index
 	hooks *hookSwitch
 }
@@ -44,11 +45,11 @@ func (h *hookSwitch) pruned(ids []string) {
 	}
 }
 
-func newWorld(t *testing.T, opts store.Options) *world {
+func newWorld(t *testing.T, opts sqlite.Options) *world {
 	t.Helper()
 	w := &world{t: t, dir: t.TempDir(), hooks: &hookSwitch{}}
 	opts.Hooks = append(opts.Hooks, store.Hook{AfterCommit: w.hooks.committed, AfterPrune: w.hooks.pruned})
-	st, err := store.Open(context.Background(), filepath.Join(w.dir, "proxy_requests.db"), opts)
+	st, err := sqlite.Open(context.Background(), filepath.Join(w.dir, "proxy_requests.db"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +155,7 @@ func ids(recs ...*capture.Record) []string {
 }
 
 func TestFeedIndexesCommits(t *testing.T) {
-	w := newWorld(t, store.Options{})
+	w := newWorld(t, sqlite.Options{})
 	a, b := w.record("alpha bravo"), w.record("bravo charlie")
 	w.sync()
 	if got := w.find("bravo"); !slices.Equal(got, ids(a, b)) {
@@ -169,7 +170,7 @@ func TestFeedIndexesCommits(t *testing.T) {
 // fed (the process died between the two commits) are indexed on the next
 // start.
 func TestCatchUpAfterKill(t *testing.T) {
-	w := newWorld(t, store.Options{})
+	w := newWorld(t, sqlite.Options{})
 	first := w.record("before the crash")
 	w.sync()
 	w.close()
@@ -190,7 +191,7 @@ func TestCatchUpAfterKill(t *testing.T) {
 // TestLateCommitOfOldIDIsIndexed: a long stream takes its id first and
 // commits after newer ones; following commit order, it is indexed.
 func TestLateCommitOfOldIDIsIndexed(t *testing.T) {
-	w := newWorld(t, store.Options{})
+	w := newWorld(t, sqlite.Options{})
 	long := w.raw("the long stream yankee")
 	long.Start = time.Now().Add(-5 * time.Minute)
 	for range 10 {
@@ -213,7 +214,7 @@ func TestWatermarkAheadOfSQLite(t *testing.T) {
 	for _, freshFirst := range []bool{false, true} {
 		name := map[bool]string{false: "Purged", true: "Diverged"}[freshFirst]
 		t.Run(name, func(t *testing.T) {
-			w := newWorld(t, store.Options{})
+			w := newWorld(t, sqlite.Options{})
 			kept := w.record("kept xray")
 			lostA, lostB := w.record("lost xray"), w.record("lost xray")
 			w.sync()
@@ -249,7 +250,7 @@ func TestWatermarkAheadOfSQLite(t *testing.T) {
 // TestRetentionRemovesFromIndex, through the hook and, when the hook's
 // deletes were missed, through the reconcile on start.
 func TestRetentionRemovesFromIndex(t *testing.T) {
-	w := newWorld(t, store.Options{MaxHistory: 3, PruneEvery: time.Hour})
+	w := newWorld(t, sqlite.Options{MaxHistory: 3, PruneEvery: time.Hour})
 	var recs []*capture.Record
 	for range 6 {
 		recs = append(recs, w.record("whiskey"))
@@ -298,7 +299,7 @@ func TestRebuild(t *testing.T) {
 		{"OlderMapping", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWorld(t, store.Options{})
+			w := newWorld(t, sqlite.Options{})
 			for range 30 {
 				w.record("victor")
 			}
@@ -342,7 +343,7 @@ func TestRebuild(t *testing.T) {
 
 // gated is a Source whose Since waits until gate is closed.
 type gated struct {
-	*store.SQLite
+	*sqlite.SQLite
 	gate chan struct{}
 }
 
@@ -358,7 +359,7 @@ func (g gated) Since(ctx context.Context, after int64, limit int) ([]*capture.Re
 // TestOneProcessPerIndex: a second Open of the same directory fails with a
 // message that says why.
 func TestOneProcessPerIndex(t *testing.T) {
-	w := newWorld(t, store.Options{})
+	w := newWorld(t, sqlite.Options{})
 	_, err := Open(Options{Dir: filepath.Join(w.dir, "search"), Source: w.st})
 	if err == nil {
 		t.Fatal("a second Open of a held index succeeded")
@@ -379,7 +380,7 @@ func waitFor(t *testing.T, cond func() bool) {
 // TestBroadPrefixIsNarrowedNotRefused: a short word whose prefix forms
 // expand past maxExpansion is searched without them, not refused.
 func TestBroadPrefixIsNarrowedNotRefused(t *testing.T) {
-	w := newWorld(t, store.Options{})
+	w := newWorld(t, sqlite.Options{})
 	var recs []*capture.Record
 	for i := range maxExpansion + 10 {
 		r := w.raw(fmt.Sprintf("zeta%04d", i))
@@ -410,7 +411,7 @@ func TestBroadPrefixIsNarrowedNotRefused(t *testing.T) {
 // prompt of a first call), so an older turn is found through the exchange
 // in which it was new.
 func TestIndexesNewTurnsOnly(t *testing.T) {
-	w := newWorld(t, store.Options{})
+	w := newWorld(t, sqlite.Options{})
 	first := w.raw("reply one")
 	first.ReqBodyStored = []byte(`{"model":"m","messages":[{"role":"system","content":"you are quokka"},{"role":"user","content":"tell me about wombats"}]}`)
 	second := w.raw("reply two")

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
 
 // TestPhraseOrderChecked: the index holds no positions, so a phrase is a
@@ -14,7 +15,7 @@ import (
 // kept ones. An excluded phrase drops only the records that hold it in
 // order.
 func TestPhraseOrderChecked(t *testing.T) {
-	w := newWorld(t, store.Options{})
+	w := newWorld(t, sqlite.Options{})
 	inOrder := w.record("the rate limit was hit")
 	reversed := w.record("limit the rate, please")
 	split := w.record("rate of change; limit")
@@ -66,7 +67,7 @@ func TestPhraseOrderChecked(t *testing.T) {
 // is still made of checked matches, newest first, and the total is an
 // estimate marked Approx.
 func TestPhraseCheckBudget(t *testing.T) {
-	w := newWorld(t, store.Options{})
+	w := newWorld(t, sqlite.Options{})
 	var want []string // newest first
 	for i := range verifyBudget + 300 {
 		text := "limit then rate"

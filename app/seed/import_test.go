@@ -15,6 +15,7 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/seed"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
 
 // writeSeed writes rows to a seed file in a temporary directory.
@@ -39,10 +40,10 @@ func openSeed(t *testing.T, path string) *seed.DB {
 }
 
 // openStore opens a store in a temporary directory, closed at the end.
-func openStore(t *testing.T) *store.SQLite {
+func openStore(t *testing.T) *sqlite.SQLite {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "proxy_requests.db"),
-		store.Options{QueueWait: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "proxy_requests.db"),
+		sqlite.Options{QueueWait: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func TestOpenRefusesOtherFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	ownPath := filepath.Join(dir, "own.db")
-	ownStore, err := store.Open(context.Background(), ownPath, store.Options{})
+	ownStore, err := sqlite.Open(context.Background(), ownPath, sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ const (
 	histZero          = math.MinInt32
 )
 
-// The buckets a hist keeps in its dense part: every value from histMinMs
+// The buckets a Hist keeps in its dense part: every value from histMinMs
 // (bucket -141) to 1.05^4096 ms. Others (histZero, infinity, a corrupt
 // stored index) go to its sparse part, so that no index can make it
 // allocate much.
@@ -59,24 +59,25 @@ func histValue(i int32) float64 {
 	return 2 * math.Pow(histGrowth, float64(i)) / (histGrowth + 1)
 }
 
-// hist is a histogram being built or merged: counts by bucket. The zero
-// value is empty and ready to use.
+// Hist is a latency histogram being built or merged: counts by bucket. The
+// zero value is empty and ready to use. Every store keeps its rollups'
+// histograms in the form Encode writes, so that one format serves them all.
 //
 // Latencies fall in a narrow band of buckets (100 ms to a minute is
 // buckets 95 to 225), so counts is dense from bucket lo: merging the
 // thousands of stored histograms a query reads is then additions into a
 // slice, not map updates.
-type hist struct {
+type Hist struct {
 	lo     int32
 	counts []int64
 	other  map[int32]int64 // buckets outside [histDenseLo, histDenseHi)
 }
 
-// add counts one value in milliseconds.
-func (h *hist) add(ms float64) { h.addN(histIndex(ms), 1) }
+// Add counts one value in milliseconds.
+func (h *Hist) Add(ms float64) { h.addN(histIndex(ms), 1) }
 
 // addN adds n to bucket i.
-func (h *hist) addN(i int32, n int64) {
+func (h *Hist) addN(i int32, n int64) {
 	if i < histDenseLo || i >= histDenseHi {
 		if h.other == nil {
 			h.other = map[int32]int64{}
@@ -101,8 +102,8 @@ func (h *hist) addN(i int32, n int64) {
 	h.counts[i-h.lo] += n
 }
 
-// empty reports whether h counts nothing.
-func (h *hist) empty() bool {
+// Empty reports whether h counts nothing.
+func (h *Hist) Empty() bool {
 	for _, n := range h.counts {
 		if n != 0 {
 			return false
@@ -117,7 +118,7 @@ func (h *hist) empty() bool {
 }
 
 // each calls fn for every bucket with a count, in ascending order.
-func (h *hist) each(fn func(i int32, n int64)) {
+func (h *Hist) each(fn func(i int32, n int64)) {
 	var low, high []int32
 	for i, n := range h.other {
 		if n == 0 {
@@ -144,8 +145,8 @@ func (h *hist) each(fn func(i int32, n int64)) {
 	}
 }
 
-// mergeHist adds o into h.
-func (h *hist) mergeHist(o *hist) {
+// Merge adds o into h.
+func (h *Hist) Merge(o *Hist) {
 	if len(o.counts) > 0 {
 		// Make room for o's range once, then add.
 		h.addN(o.lo, 0)
@@ -160,10 +161,10 @@ func (h *hist) mergeHist(o *hist) {
 	}
 }
 
-// encode returns h as stored: for each bucket in ascending order, the
+// Encode returns h as stored: for each bucket in ascending order, the
 // zigzag varint of its distance from the previous bucket (from 0 for the
 // first) and the uvarint of its count. An empty histogram is empty.
-func (h *hist) encode() []byte {
+func (h *Hist) Encode() []byte {
 	b := make([]byte, 0, 2*len(h.counts)+4*len(h.other))
 	var prev int64
 	h.each(func(i int32, n int64) {
@@ -197,8 +198,8 @@ func (r *histReader) next() (i int32, n int64, ok bool) {
 	return int32(r.prev), int64(c), true
 }
 
-// merge adds the stored histogram b into h.
-func (h *hist) merge(b []byte) {
+// MergeEncoded adds the stored histogram b (as Encode wrote it) into h.
+func (h *Hist) MergeEncoded(b []byte) {
 	r := histReader{b: b}
 	for {
 		i, n, ok := r.next()
@@ -209,10 +210,10 @@ func (h *hist) merge(b []byte) {
 	}
 }
 
-// mergeHists returns the stored sum of two stored histograms, merging the
+// MergeHists returns the stored sum of two stored histograms, merging the
 // two sorted streams of buckets without building either. The rollups'
 // upsert calls it for every row a batch adds to.
-func mergeHists(a, b []byte) []byte {
+func MergeHists(a, b []byte) []byte {
 	out := make([]byte, 0, len(a)+len(b))
 	ra, rb := histReader{b: a}, histReader{b: b}
 	ia, na, oka := ra.next()
@@ -240,21 +241,10 @@ func mergeHists(a, b []byte) []byte {
 	return out
 }
 
-// histSum is the SQL aggregate hist_sum(blob): the stored sum of stored
-// histograms, which migrations use to build coarser rollups from finer
-// ones.
-type histSum struct{ h hist }
-
-// Step adds one stored histogram.
-func (s *histSum) Step(b []byte) { s.h.merge(b) }
-
-// Done returns the stored sum.
-func (s *histSum) Done() []byte { return s.h.encode() }
-
-// quantiles returns the nearest-rank quantiles qs (each in (0, 1]) of h, in
+// Quantiles returns the nearest-rank quantiles qs (each in (0, 1]) of h, in
 // milliseconds, each within HistRelativeError of the exact one; zeros when
 // h is empty.
-func (h *hist) quantiles(qs ...float64) []float64 {
+func (h *Hist) Quantiles(qs ...float64) []float64 {
 	out := make([]float64, len(qs))
 	var total int64
 	h.each(func(_ int32, n int64) {

@@ -30,9 +30,9 @@ func refEncode(counts map[int32]int64) []byte {
 }
 
 // TestHistStoredForm: whatever the buckets (zero, dense, beyond the dense
-// range, infinity), encode writes the stored form, merge reads it back, and
-// mergeHists adds two stored histograms as decoding, adding and encoding
-// them would.
+// range, infinity), Encode writes the stored form, MergeEncoded reads it
+// back, and MergeHists adds two stored histograms as decoding, adding and
+// encoding them would.
 func TestHistStoredForm(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	values := func() []float64 {
@@ -54,37 +54,37 @@ func TestHistStoredForm(t *testing.T) {
 	for range 200 {
 		a, b := values(), values()
 		ref := map[int32]int64{}
-		var ha, hb hist
+		var ha, hb Hist
 		for _, v := range a {
-			ha.add(v)
+			ha.Add(v)
 			ref[histIndex(v)]++
 		}
 		refA := refEncode(ref)
 		for _, v := range b {
-			hb.add(v)
+			hb.Add(v)
 			ref[histIndex(v)]++
 		}
-		if got := ha.encode(); !bytes.Equal(got, refA) {
-			t.Fatalf("encode = %x, want %x", got, refA)
+		if got := ha.Encode(); !bytes.Equal(got, refA) {
+			t.Fatalf("Encode = %x, want %x", got, refA)
 		}
 		want := refEncode(ref)
-		if got := mergeHists(ha.encode(), hb.encode()); !bytes.Equal(got, want) {
-			t.Fatalf("mergeHists = %x, want %x", got, want)
+		if got := MergeHists(ha.Encode(), hb.Encode()); !bytes.Equal(got, want) {
+			t.Fatalf("MergeHists = %x, want %x", got, want)
 		}
-		var read hist
-		read.merge(ha.encode())
-		read.merge(hb.encode())
-		if got := read.encode(); !bytes.Equal(got, want) {
-			t.Fatalf("merge = %x, want %x", got, want)
+		var read Hist
+		read.MergeEncoded(ha.Encode())
+		read.MergeEncoded(hb.Encode())
+		if got := read.Encode(); !bytes.Equal(got, want) {
+			t.Fatalf("MergeEncoded = %x, want %x", got, want)
 		}
 		sum := ha
 		sum.counts = slices.Clone(ha.counts)
-		sum.mergeHist(&hb)
-		if got := sum.encode(); !bytes.Equal(got, want) {
-			t.Fatalf("mergeHist = %x, want %x", got, want)
+		sum.Merge(&hb)
+		if got := sum.Encode(); !bytes.Equal(got, want) {
+			t.Fatalf("Merge = %x, want %x", got, want)
 		}
-		if sum.empty() != (len(a)+len(b) == 0) {
-			t.Fatalf("empty() = %v with %d values", sum.empty(), len(a)+len(b))
+		if sum.Empty() != (len(a)+len(b) == 0) {
+			t.Fatalf("empty() = %v with %d values", sum.Empty(), len(a)+len(b))
 		}
 	}
 }
@@ -93,29 +93,29 @@ func TestHistStoredForm(t *testing.T) {
 // for values at or below a microsecond, and a corrupt stored index neither
 // crashes nor allocates its range.
 func TestHistQuantiles(t *testing.T) {
-	var h hist
+	var h Hist
 	for v := 1; v <= 100; v++ {
-		h.add(float64(v))
+		h.Add(float64(v))
 	}
-	for i, q := range h.quantiles(0.5, 0.95, 0.99, 1) {
+	for i, q := range h.Quantiles(0.5, 0.95, 0.99, 1) {
 		want := []float64{50, 95, 99, 100}[i]
 		if math.Abs(q-want)/want > HistRelativeError {
 			t.Errorf("quantile %d = %v, want %v within %v", i, q, want, HistRelativeError)
 		}
 	}
-	var z hist
-	z.add(0)
-	z.add(0.0005)
-	z.add(10)
-	if q := z.quantiles(0.5, 1); q[0] != 0 || math.Abs(q[1]-10)/10 > HistRelativeError {
+	var z Hist
+	z.Add(0)
+	z.Add(0.0005)
+	z.Add(10)
+	if q := z.Quantiles(0.5, 1); q[0] != 0 || math.Abs(q[1]-10)/10 > HistRelativeError {
 		t.Errorf("quantiles = %v, want [0 ~10]", q)
 	}
-	var bad hist
-	bad.merge(binary.AppendUvarint(binary.AppendVarint(nil, math.MaxInt32-5), 3))
+	var bad Hist
+	bad.MergeEncoded(binary.AppendUvarint(binary.AppendVarint(nil, math.MaxInt32-5), 3))
 	if len(bad.counts) != 0 || bad.other[math.MaxInt32-5] != 3 {
 		t.Errorf("a far index: dense %d buckets, sparse %v", len(bad.counts), bad.other)
 	}
-	if q := (&hist{}).quantiles(0.5); q[0] != 0 {
+	if q := (&Hist{}).Quantiles(0.5); q[0] != 0 {
 		t.Errorf("empty quantile = %v, want 0", q[0])
 	}
 }

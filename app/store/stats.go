@@ -1,160 +1,103 @@
 package store
 
-import (
-	"context"
-	"database/sql"
-	"errors"
-	"fmt"
-	"strconv"
-	"time"
+import "time"
+
+// Summary is what the statistics say about a set of records.
+//
+// The percentiles are nearest-rank percentiles read from log-scale
+// histograms, each within HistRelativeError (about 2.4%) of the exact one.
+type Summary struct {
+	Requests int64
+	Errors   int64 // outcome not ok
+	// ErrorRate is Errors as a percentage (0–100) of Requests.
+	ErrorRate float64
+
+	AvgDurationMs, P50DurationMs, P95DurationMs, P99DurationMs float64
+
+	// The time to first token of the streams that have one.
+	AvgTTFTMs, P50TTFTMs, P95TTFTMs float64
+
+	// TokensPerSecond is the generation speed of the streams that have a
+	// time to first token and report completion tokens: their completion
+	// tokens over their time from the first token to the end.
+	TokensPerSecond float64
+
+	PromptTokens, CompletionTokens, TotalTokens, CachedTokens, ReasoningTokens int64
+
+	// Cost is the sum of the reported costs in credits (USD).
+	Cost float64
+}
+
+// Dimension is what Breakdown groups records by.
+type Dimension string
+
+// The dimensions of Breakdown.
+const (
+	// ByModel groups by the model that served each request, or the one
+	// requested when the upstream named none, as Models lists them.
+	ByModel Dimension = "model"
+	// ByProvider groups by the provider behind OpenRouter; "" for records
+	// whose answer named none (and records stored before providers were).
+	ByProvider Dimension = "provider"
+	// ByStatus groups by the exact response status, "0" when none was
+	// sent.
+	ByStatus Dimension = "status"
+	// ByStatusClass groups by the status class: "1xx" … "5xx", the
+	// values of Filter.Status where there is one, and "none" when no
+	// status was sent.
+	ByStatusClass Dimension = "status_class"
+	// ByKey groups by API key hash. A viewer that is not an admin gets
+	// their own key's row only: visibility holds here as everywhere.
+	ByKey Dimension = "key"
 )
 
-// Stats summarises the records matching f, ignoring its Limit and Offset.
-// RecentRequests counts those started in the hour before now. Without a
-// Search or IDs, it reads the rollups, which count the records retention
-// deleted too, for whole buckets and the stored records for the ragged
-// edges of the window (see findStats); its percentiles then come from
-// histograms. Everything runs in one read transaction, so it sees one
-// state of the database.
-func (s *SQLite) Stats(ctx context.Context, f Filter, now time.Time) (Stats, error) {
-	tx, err := s.rdb.BeginTx(ctx, nil)
-	if err != nil {
-		return Stats{}, fmt.Errorf("store: stats: %w", err)
-	}
-	defer tx.Rollback()
-	st, err := findStats(ctx, tx, f, now)
-	if err != nil {
-		return Stats{}, fmt.Errorf("store: stats: %w", err)
-	}
-	return st, nil
+// BreakdownRow is one group of a Breakdown.
+type BreakdownRow struct {
+	// Value is the group's model, provider, status, status class or key
+	// hash, as the Dimension says; the value to filter the table by.
+	Value string
+	// Label is how to show it: the key's mask for ByKey (a key hash is
+	// never shown), Value otherwise.
+	Label string
+	Summary
 }
 
-// listTable is the day rollups' table that lists what v may see: an admin
-// sees every key, and the rows summed over the keys are fewer.
-func listTable(v Viewer) string {
-	if v.Admin {
-		return "rollup_dims"
-	}
-	return "rollups"
+// Point is one step of a Series.
+type Point struct {
+	// Start is the start of the step: a multiple of the step since the
+	// Unix epoch, in UTC.
+	Start time.Time
+	// Requests, Errors, the latency percentiles (histogram-based, within
+	// HistRelativeError), Cost and tokens of the step's records.
+	Requests, Errors             int64
+	P50DurationMs, P95DurationMs float64
+	Cost                         float64
+	PromptTokens                 int64
+	CompletionTokens             int64
+	// Models splits the step's requests, cost and tokens by model (as
+	// ByModel groups them), most costly first.
+	Models []ModelUsage
 }
 
-// Models returns the distinct models of the records v may see, sorted:
-// the model that served each request, or the one requested when the
-// upstream named none. It reads the day rollups, so it lists the models of
-// records retention has deleted too.
-func (s *SQLite) Models(ctx context.Context, v Viewer) ([]string, error) {
-	vis, args := visibleWhere(v)
-	names, err := queryStrings(ctx, s.rdb, `
-		SELECT DISTINCT m FROM (
-			SELECT CASE WHEN model <> '' THEN model ELSE model_requested END AS m
-			FROM `+listTable(v)+`
-			WHERE grain = `+strconv.Itoa(grainDay)+` AND `+vis+`
-		)
-		WHERE m <> ''
-		ORDER BY m`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: models: %w", err)
-	}
-	return names, nil
+// ModelUsage is one model's share of a Point.
+type ModelUsage struct {
+	Model            string
+	Requests         int64
+	Cost             float64
+	PromptTokens     int64
+	CompletionTokens int64
 }
 
-// Methods returns the distinct HTTP methods of the records v may see, in
-// upper case (as Filter.Method ignores case), sorted. Like Models, it reads
-// the day rollups.
-func (s *SQLite) Methods(ctx context.Context, v Viewer) ([]string, error) {
-	vis, args := visibleWhere(v)
-	names, err := queryStrings(ctx, s.rdb, `
-		SELECT DISTINCT UPPER(method) AS m
-		FROM `+listTable(v)+`
-		WHERE grain = `+strconv.Itoa(grainDay)+` AND `+vis+` AND method <> ''
-		ORDER BY m`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: methods: %w", err)
-	}
-	return names, nil
-}
+// MaxSeriesPoints bounds the points one Series returns.
+const MaxSeriesPoints = 5000
 
-// Keys returns every API key that has made requests, most recently used
-// first, from the small table the writer keeps: Requests counts every
-// request made with the key, those retention deleted included. It applies
-// no visibility rule: only admins may be shown it.
-func (s *SQLite) Keys(ctx context.Context) ([]KeyInfo, error) {
-	rows, err := s.rdb.QueryContext(ctx, `
-		SELECT key_hash, key_mask, requests, last_seen
-		FROM api_keys
-		ORDER BY last_seen DESC, key_hash`)
-	if err != nil {
-		return nil, fmt.Errorf("store: keys: %w", err)
-	}
-	defer rows.Close()
-	var keys []KeyInfo
-	for rows.Next() {
-		var (
-			k    KeyInfo
-			last string
-		)
-		if err := rows.Scan(&k.Hash, &k.Mask, &k.Requests, &last); err != nil {
-			return nil, fmt.Errorf("store: keys: %w", err)
-		}
-		if k.LastSeen, err = parseTime(last); err != nil {
-			return nil, fmt.Errorf("store: keys: %w", err)
-		}
-		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: keys: %w", err)
-	}
-	return keys, nil
-}
-
-// lastIDSQL finds the newest id v may see. Ids are UUIDv7, so the newest
-// is the greatest; the primary key's index, or (key_hash, id) for a user,
-// answers it without reading the table.
-func lastIDSQL(v Viewer) (string, []any) {
-	vis, args := visibleWhere(v)
-	return `SELECT id FROM requests WHERE ` + vis + ` ORDER BY id DESC LIMIT 1`, args
-}
-
-// LastID returns the id of the newest record v may see, or "" when there
-// is none. A poller compares it with the one it saw before to learn
-// whether anything new arrived.
-func (s *SQLite) LastID(ctx context.Context, v Viewer) (string, error) {
-	query, args := lastIDSQL(v)
-	var id string
-	err := s.rdb.QueryRowContext(ctx, query, args...).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	} else if err != nil {
-		return "", fmt.Errorf("store: last id: %w", err)
-	}
-	return id, nil
-}
-
-// HasKey reports whether any record was made with the key whose
-// fingerprint is keyHash. The dashboard lets a key log in only then.
-func (s *SQLite) HasKey(ctx context.Context, keyHash string) (bool, error) {
-	if keyHash == "" {
-		return false, nil
-	}
-	id, err := s.LastID(ctx, Viewer{KeyHash: keyHash})
-	return id != "", err
-}
-
-// queryStrings runs a query selecting one text column and returns its
-// values.
-func queryStrings(ctx context.Context, db *sql.DB, query string, args ...any) ([]string, error) {
-	rows, err := db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+// Coverage says what period the rollups cover, and at what grain.
+type Coverage struct {
+	// From is the start of the oldest day with records, zero when there
+	// are none; the rollups hold every record since, pruned ones included.
+	From time.Time
+	// MinuteFrom and HourFrom are when the minute and hour rollups begin:
+	// older periods are kept at a coarser grain only. Zero means from the
+	// start.
+	MinuteFrom, HourFrom time.Time
 }

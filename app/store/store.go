@@ -1,9 +1,8 @@
-// Package store keeps recorded exchanges. The SQLite implementation writes
-// through a single goroutine that commits records in groups, and reads
-// through a separate read-only pool so that readers never block the writer.
-//
-// The rest of the application depends on the Store interface, so a
-// PostgreSQL implementation can replace SQLite later.
+// Package store is the domain of recorded exchanges: the types a stored
+// record is asked about with (Viewer, Filter, Stats, Session, ...), the
+// errors, and the Store interface the rest of the application consumes. It
+// imports no database driver: package store/sqlite implements Store on one
+// SQLite file.
 //
 // Visibility is part of every query that reads records: a Viewer that is
 // not an admin sees only the records made with its own key, and a Viewer
@@ -13,6 +12,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"time"
 
@@ -97,6 +97,28 @@ type Store interface {
 	// HasKey reports whether any record carries the key fingerprint.
 	HasKey(ctx context.Context, keyHash string) (bool, error)
 
+	// Each calls fn with every record matching f, bodies and headers
+	// included, newest first, ignoring f's Limit and Offset, reading in
+	// pages: for an export. It stops at fn's first error and returns it.
+	Each(ctx context.Context, f Filter, fn func(*capture.Record) error) error
+
+	// Texts returns the texts of the records with the given ids that v
+	// may see, by id, for the snippets of search results.
+	Texts(ctx context.Context, ids []string, v Viewer) (map[string]Texts, error)
+
+	// Since returns up to limit records committed after sequence after,
+	// in commit order, bodies and headers included, each with its Seq. It
+	// applies no visibility rule: it feeds the application's own copies
+	// (the search index), never a viewer.
+	Since(ctx context.Context, after int64, limit int) ([]*capture.Record, error)
+
+	// Feed returns where the commit sequence stands, cheaply.
+	Feed(ctx context.Context) (FeedState, error)
+
+	// Existing returns which of ids are already stored, so that an import
+	// of history can skip what an earlier run brought in.
+	Existing(ctx context.Context, ids []string) (map[string]bool, error)
+
 	// CreateSession stores sess. Its IDHash must be new.
 	CreateSession(ctx context.Context, sess Session) error
 
@@ -115,6 +137,45 @@ type Store interface {
 	// Close stops accepting records, writes everything queued and releases
 	// the store. It is safe to call more than once.
 	Close() error
+}
+
+// Hook is work that rides on the writer's commit path.
+//
+// Hooks run on the writer goroutine, so they hold up every write while
+// they run and must not call Record, Flush, Prune or Close, which wait for
+// that goroutine. The records they are given are shared with other hooks
+// and must not be modified; the slices may be kept. InTx may see the same
+// records again when a failed batch is retried, or one at a time when the
+// writer isolates a bad record.
+type Hook struct {
+	InTx        func(ctx context.Context, tx *sql.Tx, batch []*capture.Record) error // runs inside the batch's transaction; an error rolls the batch back
+	AfterCommit func(batch []*capture.Record)                                        // runs after a successful commit, on the writer goroutine
+	AfterPrune  func(ids []string)                                                   // runs after retention deleted these ids
+}
+
+// Health is the state of the recording pipeline, for /healthz, the metrics
+// and the dashboard's banner.
+type Health struct {
+	// Degraded is set while the database refuses writes, and for a minute
+	// after a record was given up because the queue stayed full: traffic
+	// is forwarded, but not all of it is recorded.
+	Degraded bool
+	// Failing is set while commits fail with a database error (a full
+	// disk, an I/O error, a read-only file, a lock held beyond the busy
+	// timeout). The writer holds its batch and retries until they succeed.
+	Failing bool
+	// LastError is the last commit error, "" once commits succeed again.
+	LastError string
+	// Lost counts the records given up since the start: never written,
+	// each named in the log.
+	Lost int64
+	// QueuedRecords and QueuedBytes are what waits for the writer now;
+	// BudgetBytes is the byte budget (RECORD_QUEUE_BYTES).
+	QueuedRecords int
+	QueuedBytes   int64
+	BudgetBytes   int64
+	// Waiting counts Record calls waiting for room right now.
+	Waiting int
 }
 
 // Viewer is who is asking: an admin sees every record, anyone else only

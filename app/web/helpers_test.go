@@ -24,6 +24,7 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/live"
 	"github.com/openrouter-proxy/openrouter-proxy/app/search"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 	"github.com/openrouter-proxy/openrouter-proxy/app/web"
 )
 
@@ -58,7 +59,7 @@ type env struct {
 	t       *testing.T
 	handler http.Handler
 	srv     *web.Server
-	st      *store.SQLite
+	st      *sqlite.SQLite
 	// index, once openIndex has run, is a real search index over st, fed
 	// by its hooks; seed waits until it holds what was seeded.
 	index *search.Index
@@ -95,7 +96,7 @@ func newEnv(t *testing.T, opts ...func(*web.Server)) *env {
 	tracker := live.New()
 	log := slog.New(slog.DiscardHandler)
 	feed := new(indexFeed)
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "data", "requests.db"), store.Options{
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "data", "requests.db"), sqlite.Options{
 		Logger: log,
 		Hooks: []store.Hook{
 			{AfterCommit: tracker.Committed, AfterPrune: tracker.Pruned},

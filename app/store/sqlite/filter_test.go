@@ -1,4 +1,4 @@
-package store_test
+package sqlite_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
 
 // pendingRow is what Filter.Matches sees of a record: the fields an
@@ -19,9 +20,9 @@ type pendingRow struct {
 // newMatchFixture stores records whose searchable text lies only in the
 // fields Matches sees (path, model, method), so Matches and List must
 // agree on them. It returns the store and the rows, oldest first.
-func newMatchFixture(t *testing.T, base time.Time) (*store.SQLite, []pendingRow) {
+func newMatchFixture(t *testing.T, base time.Time) (*sqlite.SQLite, []pendingRow) {
 	t.Helper()
-	s := MustOpenTemp(t, store.Options{})
+	s := MustOpenTemp(t, sqlite.Options{})
 	var rows []pendingRow
 	put := func(name, key, method, path, model string, start time.Time) {
 		rec := newRecord(t, key)

@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 )
 
 // A failed batch is tried commitAttempts times in all, waiting
@@ -61,7 +62,7 @@ func (s *SQLite) Record(rec *capture.Record) error {
 	defer s.mu.RUnlock()
 	if s.closed {
 		s.budget.give(1, o.size)
-		return ErrClosed
+		return store.ErrClosed
 	}
 	select {
 	case s.queue <- o:
@@ -142,7 +143,7 @@ func (s *SQLite) send(ctx context.Context, o *op) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return ErrClosed
+		return store.ErrClosed
 	}
 	select {
 	case s.queue <- o:

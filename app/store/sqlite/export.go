@@ -1,10 +1,11 @@
-package store
+package sqlite
 
 import (
 	"context"
 	"fmt"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 )
 
 // An export reads every record of a view, which may be a million, so Each
@@ -28,7 +29,7 @@ var (
 // ctx is done, returning ctx's error: fn is not called again once ctx is
 // done. A record committed while Each runs shows if it sorts after the
 // page being read; one pruned meanwhile may be left out.
-func (s *SQLite) Each(ctx context.Context, f Filter, fn func(*capture.Record) error) error {
+func (s *SQLite) Each(ctx context.Context, f store.Filter, fn func(*capture.Record) error) error {
 	f.Limit, f.Offset = 0, 0
 	cond, args, err := filterWhere(f)
 	if err != nil {

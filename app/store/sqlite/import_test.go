@@ -1,4 +1,4 @@
-package store_test
+package sqlite_test
 
 import (
 	"context"
@@ -6,11 +6,11 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
 
 func TestExisting(t *testing.T) {
-	s := MustOpenTemp(t, store.Options{})
+	s := MustOpenTemp(t, sqlite.Options{})
 	var stored []string
 	for range 3 {
 		rec := newRecord(t, "")

@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 )
 
 // Defaults of the queue's limits.
@@ -21,31 +23,6 @@ const (
 // maxLostIDs bounds the ids one "records lost" log line names (one line a
 // second at most); the rest are counted in it.
 const maxLostIDs = 1000
-
-// Health is the state of the recording pipeline, for /healthz, the metrics
-// and the dashboard's banner.
-type Health struct {
-	// Degraded is set while the database refuses writes, and for a minute
-	// after a record was given up because the queue stayed full: traffic
-	// is forwarded, but not all of it is recorded.
-	Degraded bool
-	// Failing is set while commits fail with a database error (a full
-	// disk, an I/O error, a read-only file, a lock held beyond the busy
-	// timeout). The writer holds its batch and retries until they succeed.
-	Failing bool
-	// LastError is the last commit error, "" once commits succeed again.
-	LastError string
-	// Lost counts the records given up since the start: never written,
-	// each named in the log.
-	Lost int64
-	// QueuedRecords and QueuedBytes are what waits for the writer now;
-	// BudgetBytes is the byte budget (RECORD_QUEUE_BYTES).
-	QueuedRecords int
-	QueuedBytes   int64
-	BudgetBytes   int64
-	// Waiting counts Record calls waiting for room right now.
-	Waiting int
-}
 
 // budget is the byte budget of the queue, and the tally of lost records.
 // Record takes room before a record enters the queue, and the writer gives
@@ -164,10 +141,10 @@ func (b *budget) setFailing(err error) {
 }
 
 // health returns the current state.
-func (b *budget) health() Health {
+func (b *budget) health() store.Health {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return Health{
+	return store.Health{
 		Degraded:      b.failing || !b.lastLoss.IsZero() && time.Since(b.lastLoss) < time.Minute,
 		Failing:       b.failing,
 		LastError:     b.lastErr,
@@ -180,7 +157,7 @@ func (b *budget) health() Health {
 }
 
 // Health returns the state of the recording pipeline.
-func (s *SQLite) Health() Health { return s.budget.health() }
+func (s *SQLite) Health() store.Health { return s.budget.health() }
 
 // storeFailing reports whether err means the database itself cannot take
 // writes now (rather than that one batch is bad): the writer then keeps

@@ -1,4 +1,4 @@
-package store_test
+package sqlite_test
 
 import (
 	"context"
@@ -14,12 +14,13 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
 
 // fixture is a store holding a small, known set of records, and their ids
 // by name.
 type fixture struct {
-	s    *store.SQLite
+	s    *sqlite.SQLite
 	base time.Time
 	ids  map[string]string // name → id
 	name map[string]string // id → name
@@ -36,7 +37,7 @@ var (
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{
-		s:    MustOpenTemp(t, store.Options{}),
+		s:    MustOpenTemp(t, sqlite.Options{}),
 		base: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC),
 		ids:  map[string]string{},
 		name: map[string]string{},
@@ -335,7 +336,7 @@ func TestFilter(t *testing.T) {
 }
 
 func TestStats(t *testing.T) {
-	s := MustOpenTemp(t, store.Options{})
+	s := MustOpenTemp(t, sqlite.Options{})
 	ctx := context.Background()
 	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
@@ -473,14 +474,14 @@ func statsEqual(a, b store.Stats) bool {
 func TestLastID(t *testing.T) {
 	t.Run("IndexOnly", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "proxy.db")
-		MustOpen(t, path, store.Options{})
+		MustOpen(t, path, sqlite.Options{})
 		db, err := sql.Open("sqlite3", path+"?mode=ro")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer db.Close()
 		for _, v := range []store.Viewer{admin, alice} {
-			query, args := store.LastIDSQL(v)
+			query, args := sqlite.LastIDSQL(v)
 			rows, err := db.Query("EXPLAIN QUERY PLAN "+query, args...)
 			if err != nil {
 				t.Fatal(err)
@@ -502,7 +503,7 @@ func TestLastID(t *testing.T) {
 	})
 
 	t.Run("FollowsNewRecords", func(t *testing.T) {
-		s := MustOpenTemp(t, store.Options{})
+		s := MustOpenTemp(t, sqlite.Options{})
 		ctx := context.Background()
 		if id, err := s.LastID(ctx, admin); err != nil || id != "" {
 			t.Fatalf("LastID of an empty store = %q, %v", id, err)

@@ -1,6 +1,10 @@
-package store
+package sqlite
 
 import "fmt"
+
+// Schema exposes schema, the migrations as goose reads them, so tests can
+// build databases of an older version.
+var Schema = schema
 
 // LastIDSQL exposes lastIDSQL, so tests can check its query plan.
 var LastIDSQL = lastIDSQL

@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 )
 
 // Sessions and settings are small, rare writes. They go straight through
@@ -19,9 +21,9 @@ import (
 
 // CreateSession stores sess. Its IDHash must be new, and it must have an
 // expiry; otherwise the error wraps ErrInvalid.
-func (s *SQLite) CreateSession(ctx context.Context, sess Session) error {
+func (s *SQLite) CreateSession(ctx context.Context, sess store.Session) error {
 	if sess.IDHash == "" || sess.Expires.IsZero() {
-		return fmt.Errorf("store: create session: %w: id hash and expiry are required", ErrInvalid)
+		return fmt.Errorf("store: create session: %w: id hash and expiry are required", store.ErrInvalid)
 	}
 	_, err := s.wdb.ExecContext(ctx, `
 		INSERT INTO sessions (id_hash, key_hash, key_mask, admin, created_at, expires_at)
@@ -35,9 +37,9 @@ func (s *SQLite) CreateSession(ctx context.Context, sess Session) error {
 
 // GetSession returns the session with the given IDHash, or an error
 // wrapping ErrNotFound when there is none or it has expired by now.
-func (s *SQLite) GetSession(ctx context.Context, idHash string, now time.Time) (Session, error) {
+func (s *SQLite) GetSession(ctx context.Context, idHash string, now time.Time) (store.Session, error) {
 	var (
-		sess             Session
+		sess             store.Session
 		created, expires string
 	)
 	err := s.rdb.QueryRowContext(ctx, `
@@ -47,15 +49,15 @@ func (s *SQLite) GetSession(ctx context.Context, idHash string, now time.Time) (
 		idHash, formatTime(now),
 	).Scan(&sess.IDHash, &sess.KeyHash, &sess.KeyMask, &sess.Admin, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Session{}, fmt.Errorf("store: get session: %w", ErrNotFound)
+		return store.Session{}, fmt.Errorf("store: get session: %w", store.ErrNotFound)
 	} else if err != nil {
-		return Session{}, fmt.Errorf("store: get session: %w", err)
+		return store.Session{}, fmt.Errorf("store: get session: %w", err)
 	}
 	if sess.Created, err = parseTime(created); err != nil {
-		return Session{}, fmt.Errorf("store: get session: %w", err)
+		return store.Session{}, fmt.Errorf("store: get session: %w", err)
 	}
 	if sess.Expires, err = parseTime(expires); err != nil {
-		return Session{}, fmt.Errorf("store: get session: %w", err)
+		return store.Session{}, fmt.Errorf("store: get session: %w", err)
 	}
 	return sess, nil
 }

@@ -1,4 +1,4 @@
-package store_test
+package sqlite_test
 
 import (
 	"bytes"
@@ -20,12 +20,13 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
 
 // MustOpen opens a store at path and closes it when the test ends.
-func MustOpen(tb testing.TB, path string, opts store.Options) *store.SQLite {
+func MustOpen(tb testing.TB, path string, opts sqlite.Options) *sqlite.SQLite {
 	tb.Helper()
-	s, err := store.Open(context.Background(), path, opts)
+	s, err := sqlite.Open(context.Background(), path, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func MustOpen(tb testing.TB, path string, opts store.Options) *store.SQLite {
 }
 
 // MustOpenTemp opens a store in a fresh temporary directory.
-func MustOpenTemp(tb testing.TB, opts store.Options) *store.SQLite {
+func MustOpenTemp(tb testing.TB, opts sqlite.Options) *sqlite.SQLite {
 	tb.Helper()
 	return MustOpen(tb, filepath.Join(tb.TempDir(), "proxy.db"), opts)
 }
@@ -132,7 +133,7 @@ func newLogger() (*slog.Logger, *syncBuffer) {
 func TestOpen(t *testing.T) {
 	t.Run("AppliesMigrations", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "proxy.db")
-		s := MustOpen(t, path, store.Options{})
+		s := MustOpen(t, path, sqlite.Options{})
 		if n := MustCount(t, s); n != 0 {
 			t.Fatalf("Count = %d, want 0", n)
 		}
@@ -156,7 +157,7 @@ func TestOpen(t *testing.T) {
 
 	t.Run("CreatesParentDirectory", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "a", "b", "proxy.db")
-		MustOpen(t, path, store.Options{})
+		MustOpen(t, path, sqlite.Options{})
 		fi, err := os.Stat(path)
 		if err != nil {
 			t.Fatal(err)
@@ -168,7 +169,7 @@ func TestOpen(t *testing.T) {
 
 	t.Run("Reopen", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "proxy.db")
-		s, err := store.Open(context.Background(), path, store.Options{})
+		s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,7 +179,7 @@ func TestOpen(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		s = MustOpen(t, path, store.Options{})
+		s = MustOpen(t, path, sqlite.Options{})
 		if n := MustCount(t, s); n != 1 {
 			t.Fatalf("Count after reopen = %d, want 1", n)
 		}
@@ -190,7 +191,7 @@ func TestOpen(t *testing.T) {
 
 func TestGet(t *testing.T) {
 	t.Run("RoundTrip", func(t *testing.T) {
-		s := MustOpenTemp(t, store.Options{})
+		s := MustOpenTemp(t, sqlite.Options{})
 
 		// want holds exactly the fields the store keeps.
 		want := capture.Record{
@@ -263,7 +264,7 @@ func TestGet(t *testing.T) {
 	})
 
 	t.Run("NotFound", func(t *testing.T) {
-		s := MustOpenTemp(t, store.Options{})
+		s := MustOpenTemp(t, sqlite.Options{})
 		_, err := s.Get(context.Background(), newID(t), admin)
 		if !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("err = %v, want ErrNotFound", err)
@@ -274,7 +275,7 @@ func TestGet(t *testing.T) {
 		// A row imported from the old system: its columns only, NULLs
 		// elsewhere, a text body and a Python isoformat timestamp.
 		path := filepath.Join(t.TempDir(), "proxy.db")
-		s := MustOpen(t, path, store.Options{})
+		s := MustOpen(t, path, sqlite.Options{})
 		db, err := sql.Open("sqlite3", path+"?_busy_timeout=5000")
 		if err != nil {
 			t.Fatal(err)
@@ -305,7 +306,7 @@ func TestRecord(t *testing.T) {
 	t.Run("AnalyzesOnWriterAndNeverStoresTheKey", func(t *testing.T) {
 		const secret = "sk-or-v1-0123456789abcdef0123456789abcdef"
 		path := filepath.Join(t.TempDir(), "proxy.db")
-		s, err := store.Open(context.Background(), path, store.Options{})
+		s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -356,7 +357,7 @@ func TestGroupCommit(t *testing.T) {
 		workers = 50
 		each    = 20
 	)
-	s := MustOpenTemp(t, store.Options{Hooks: []store.Hook{{
+	s := MustOpenTemp(t, sqlite.Options{Hooks: []store.Hook{{
 		AfterCommit: func(batch []*capture.Record) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -425,7 +426,7 @@ func TestHookError(t *testing.T) {
 	t.Run("RolledBackAndRetried", func(t *testing.T) {
 		logger, logs := newLogger()
 		var calls, visible, commits int
-		s := MustOpenTemp(t, store.Options{
+		s := MustOpenTemp(t, sqlite.Options{
 			Logger: logger,
 			Hooks: []store.Hook{{
 				InTx: func(ctx context.Context, tx *sql.Tx, batch []*capture.Record) error {
@@ -464,7 +465,7 @@ func TestHookError(t *testing.T) {
 	t.Run("LostIsLogged", func(t *testing.T) {
 		logger, logs := newLogger()
 		var committed bool
-		s := MustOpenTemp(t, store.Options{
+		s := MustOpenTemp(t, sqlite.Options{
 			Logger:     logger,
 			BatchDelay: time.Hour, // only Flush ends the batch: all three in one
 			Hooks: []store.Hook{{
@@ -491,7 +492,7 @@ func TestHookError(t *testing.T) {
 
 	t.Run("BadRecordIsolated", func(t *testing.T) {
 		logger, logs := newLogger()
-		s := MustOpenTemp(t, store.Options{Logger: logger, BatchDelay: time.Hour})
+		s := MustOpenTemp(t, sqlite.Options{Logger: logger, BatchDelay: time.Hour})
 		first := newRecord(t, "k")
 		mustRecord(t, s, first)
 		MustFlush(t, s)
@@ -515,7 +516,7 @@ func TestHookError(t *testing.T) {
 func TestClose(t *testing.T) {
 	t.Run("FlushesQueue", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "proxy.db")
-		s, err := store.Open(context.Background(), path, store.Options{})
+		s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -535,7 +536,7 @@ func TestClose(t *testing.T) {
 			t.Fatalf("second Close: %v", err)
 		}
 
-		s = MustOpen(t, path, store.Options{})
+		s = MustOpen(t, path, sqlite.Options{})
 		if n := MustCount(t, s); n != 500 {
 			t.Fatalf("Count after reopen = %d, want 500", n)
 		}
@@ -543,7 +544,7 @@ func TestClose(t *testing.T) {
 
 	t.Run("RacesWithRecord", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "proxy.db")
-		s, err := store.Open(context.Background(), path, store.Options{QueueSize: 8})
+		s, err := sqlite.Open(context.Background(), path, sqlite.Options{QueueSize: 8})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -584,7 +585,7 @@ func TestClose(t *testing.T) {
 		cwg.Wait()
 		wg.Wait()
 
-		s = MustOpen(t, path, store.Options{})
+		s = MustOpen(t, path, sqlite.Options{})
 		if n := MustCount(t, s); n != int64(accepted) {
 			t.Fatalf("Count = %d, want the %d accepted records", n, accepted)
 		}
@@ -625,7 +626,7 @@ func TestRetention(t *testing.T) {
 	for _, batch := range []int{0, 30, 250, 1} {
 		t.Run(fmt.Sprintf("PruneBatch=%d", batch), func(t *testing.T) {
 			var pruned []string
-			s := MustOpenTemp(t, store.Options{
+			s := MustOpenTemp(t, sqlite.Options{
 				MaxHistory: keep,
 				PruneEvery: time.Hour,
 				PruneBatch: batch,
@@ -656,7 +657,7 @@ func TestRetention(t *testing.T) {
 
 	t.Run("Background", func(t *testing.T) {
 		deleted := make(chan int, 100)
-		s := MustOpenTemp(t, store.Options{
+		s := MustOpenTemp(t, sqlite.Options{
 			MaxHistory: keep,
 			PruneEvery: 10 * time.Millisecond,
 			PruneBatch: 40,
@@ -684,7 +685,7 @@ func TestRetention(t *testing.T) {
 	})
 
 	t.Run("Unlimited", func(t *testing.T) {
-		s := MustOpenTemp(t, store.Options{})
+		s := MustOpenTemp(t, sqlite.Options{})
 		insert(t, s)
 		if n, err := s.Prune(context.Background()); err != nil || n != 0 {
 			t.Fatalf("Prune = %d, %v; want 0", n, err)
@@ -696,7 +697,7 @@ func TestRetention(t *testing.T) {
 }
 
 func TestList(t *testing.T) {
-	s := MustOpenTemp(t, store.Options{})
+	s := MustOpenTemp(t, sqlite.Options{})
 	byKey := map[string][]string{}
 	for i := range 30 {
 		key := []string{"alice", "bob", "carol"}[i%3]
@@ -766,7 +767,7 @@ func TestList(t *testing.T) {
 func BenchmarkWriter(b *testing.B) {
 	for _, size := range []int{0, 6 << 10} {
 		b.Run(fmt.Sprintf("body=%d", size), func(b *testing.B) {
-			s := MustOpenTemp(b, store.Options{})
+			s := MustOpenTemp(b, sqlite.Options{})
 			reqBody := bytes.Repeat([]byte("x"), size/3)
 			respBody := bytes.Repeat([]byte("y"), size-size/3)
 			recs := make([]*capture.Record, b.N)

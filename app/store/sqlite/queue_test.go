@@ -1,4 +1,4 @@
-package store_test
+package sqlite_test
 
 import (
 	"context"
@@ -16,7 +16,8 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
-	"github.com/openrouter-proxy/openrouter-proxy/app/store/storetest"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite/sqlitetest"
 )
 
 // stalledWriter returns a hook that holds the writer inside its first
@@ -51,7 +52,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // once the writer moves on. Nothing is lost.
 func TestBackPressure(t *testing.T) {
 	hook, entered, release := stalledWriter()
-	s := MustOpenTemp(t, store.Options{QueueBytes: 1, QueueWait: time.Minute, BatchSize: 1, Hooks: []store.Hook{hook}})
+	s := MustOpenTemp(t, sqlite.Options{QueueBytes: 1, QueueWait: time.Minute, BatchSize: 1, Hooks: []store.Hook{hook}})
 	mustRecord(t, s, newRecord(t, "k")) // admitted to an empty queue whatever its size
 	<-entered
 
@@ -80,7 +81,7 @@ func TestBackPressure(t *testing.T) {
 func TestQueueFullGivesUp(t *testing.T) {
 	hook, entered, release := stalledWriter()
 	logger, logs := newLogger()
-	s := MustOpenTemp(t, store.Options{QueueBytes: 1, QueueWait: time.Millisecond, BatchSize: 1, Logger: logger, Hooks: []store.Hook{hook}})
+	s := MustOpenTemp(t, sqlite.Options{QueueBytes: 1, QueueWait: time.Millisecond, BatchSize: 1, Logger: logger, Hooks: []store.Hook{hook}})
 	mustRecord(t, s, newRecord(t, "k"))
 	<-entered
 	lost := newRecord(t, "k")
@@ -139,7 +140,7 @@ func TestQueueMemoryCeiling(t *testing.T) {
 	const slack = 16 << 20 // the stated constant: one record over budget, runtime and test noise
 	hook, entered, release := stalledWriter()
 	logger, _ := newLogger()
-	s := MustOpenTemp(t, store.Options{QueueBytes: budget, QueueWait: time.Millisecond, Logger: logger, Hooks: []store.Hook{hook}})
+	s := MustOpenTemp(t, sqlite.Options{QueueBytes: budget, QueueWait: time.Millisecond, Logger: logger, Hooks: []store.Hook{hook}})
 	defer close(release)
 	mustRecord(t, s, newRecord(t, "k"))
 	<-entered
@@ -195,24 +196,24 @@ func rss(t *testing.T) int64 {
 func TestDatabaseFailingDegradesThenRecovers(t *testing.T) {
 	for _, tc := range []struct {
 		name, wantErr string
-		fail, heal    func(s *store.SQLite) error
+		fail, heal    func(s *sqlite.SQLite) error
 	}{
 		{"Full", "full",
-			func(s *store.SQLite) error {
-				pages, err := store.PageCount(s)
+			func(s *sqlite.SQLite) error {
+				pages, err := sqlite.PageCount(s)
 				if err != nil {
 					return err
 				}
-				return store.SetMaxPageCount(s, pages)
+				return sqlite.SetMaxPageCount(s, pages)
 			},
-			func(s *store.SQLite) error { return store.SetMaxPageCount(s, 1<<30) }},
+			func(s *sqlite.SQLite) error { return sqlite.SetMaxPageCount(s, 1<<30) }},
 		{"ReadOnly", "readonly",
-			func(s *store.SQLite) error { return store.SetQueryOnly(s, true) },
-			func(s *store.SQLite) error { return store.SetQueryOnly(s, false) }},
+			func(s *sqlite.SQLite) error { return sqlite.SetQueryOnly(s, true) },
+			func(s *sqlite.SQLite) error { return sqlite.SetQueryOnly(s, false) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			logger, logs := newLogger()
-			s := MustOpenTemp(t, store.Options{Logger: logger, QueueWait: time.Millisecond})
+			s := MustOpenTemp(t, sqlite.Options{Logger: logger, QueueWait: time.Millisecond})
 			mustRecord(t, s, newRecord(t, "k"))
 			MustFlush(t, s)
 			if err := tc.fail(s); err != nil {
@@ -246,11 +247,11 @@ func TestDatabaseFailingDegradesThenRecovers(t *testing.T) {
 func TestLockedByAnotherProcess(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "proxy.db")
 	logger, _ := newLogger()
-	s := MustOpen(t, path, store.Options{QueueWait: time.Millisecond, Logger: logger})
+	s := MustOpen(t, path, sqlite.Options{QueueWait: time.Millisecond, Logger: logger})
 	mustRecord(t, s, newRecord(t, "k"))
 	MustFlush(t, s)
 
-	release := storetest.HoldLock(t, path)
+	release := sqlitetest.HoldLock(t, path)
 	start := time.Now()
 	for range 5 {
 		mustRecord(t, s, newRecord(t, "k"))

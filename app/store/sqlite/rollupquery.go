@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"cmp"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 )
 
 // Unbounded window ends, in Unix microseconds.
@@ -88,7 +89,7 @@ func plan(a, b int64, lv []level, out []part) []part {
 
 // window returns f's From and To in Unix microseconds, as stored
 // timestamps compare with them.
-func window(f Filter) (int64, int64) {
+func window(f store.Filter) (int64, int64) {
 	a, b := int64(minMicro), int64(maxMicro)
 	if !f.From.IsZero() {
 		a = f.From.Truncate(time.Microsecond).UnixMicro()
@@ -109,7 +110,7 @@ func fromMicro(us int64) time.Time {
 
 // usesRollups reports whether f can be answered from the rollups: a text
 // search or a list of ids selects records the rollups cannot tell apart.
-func usesRollups(f Filter) bool { return f.Search == "" && f.IDs == nil }
+func usesRollups(f store.Filter) bool { return f.Search == "" && f.IDs == nil }
 
 // grouping says which group a rollup row or a record falls in.
 type grouping struct {
@@ -137,9 +138,9 @@ var oneGroup = grouping{sql: "''", rec: func(*capture.Record) string { return ""
 //     through their key's index.
 //
 // Visibility needs the key, so only an admin's query may read rollup_dims.
-func tableFor(f Filter, g grouping) string {
+func tableFor(f store.Filter, g grouping) string {
 	if g.byKeyOnly && f.Model == "" && f.Provider == "" && f.Method == "" &&
-		(f.Status == "" || f.Status == StatusSuccess || f.Status == StatusError) {
+		(f.Status == "" || f.Status == store.StatusSuccess || f.Status == store.StatusError) {
 		return "rollup_totals"
 	}
 	if f.Viewer.Admin && f.KeyHash == "" && !g.byKey {
@@ -161,7 +162,7 @@ const sumsSelect = `SUM(requests), SUM(CASE WHEN ok = 1 THEN requests ELSE 0 END
 // of a key's index), read by a query of its own: SQLite would answer one
 // query with the parts ORed together by collecting and deduplicating the
 // rows of every range, which costs more than the sums themselves.
-func aggregate(ctx context.Context, tx *sql.Tx, f Filter, parts []part, g grouping, hists bool) (map[string]*sums, error) {
+func aggregate(ctx context.Context, tx *sql.Tx, f store.Filter, parts []part, g grouping, hists bool) (map[string]*sums, error) {
 	out := map[string]*sums{}
 	get := func(k string) *sums {
 		s := out[k]
@@ -242,8 +243,8 @@ func aggregateRollups(ctx context.Context, tx *sql.Tx, table, where string, args
 			return fmt.Errorf("rollups: histograms: %w", err)
 		}
 		s := get(k)
-		s.dur.merge(dur)
-		s.ttft.merge(ttft)
+		s.dur.MergeEncoded(dur)
+		s.ttft.MergeEncoded(ttft)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("rollups: histograms: %w", err)
@@ -253,7 +254,7 @@ func aggregateRollups(ctx context.Context, tx *sql.Tx, table, where string, args
 
 // aggregateRecords sums the records of f within one ragged part, read from
 // requests through the timestamp index.
-func aggregateRecords(ctx context.Context, tx *sql.Tx, f Filter, p part, g grouping, get func(string) *sums) error {
+func aggregateRecords(ctx context.Context, tx *sql.Tx, f store.Filter, p part, g grouping, get func(string) *sums) error {
 	pf := f
 	pf.From, pf.To, pf.Limit, pf.Offset = fromMicro(p.from), fromMicro(p.to), 0, 0
 	cond, args, err := filterWhere(pf)
@@ -283,7 +284,7 @@ func aggregateRecords(ctx context.Context, tx *sql.Tx, f Filter, p part, g group
 
 // planFor returns the parts that answer f over [a, b): rollups and ragged
 // records when f allows it, else the records alone.
-func planFor(ctx context.Context, tx *sql.Tx, f Filter, a, b int64, step int64) ([]part, error) {
+func planFor(ctx context.Context, tx *sql.Tx, f store.Filter, a, b int64, step int64) ([]part, error) {
 	if !usesRollups(f) {
 		if a >= b {
 			return nil, nil
@@ -297,35 +298,9 @@ func planFor(ctx context.Context, tx *sql.Tx, f Filter, a, b int64, step int64) 
 	return plan(a, b, levelsFor(lv, step), nil), nil
 }
 
-// Summary is what the statistics say about a set of records.
-//
-// The percentiles are nearest-rank percentiles read from log-scale
-// histograms, each within HistRelativeError (about 2.4%) of the exact one.
-type Summary struct {
-	Requests int64
-	Errors   int64 // outcome not ok
-	// ErrorRate is Errors as a percentage (0–100) of Requests.
-	ErrorRate float64
-
-	AvgDurationMs, P50DurationMs, P95DurationMs, P99DurationMs float64
-
-	// The time to first token of the streams that have one.
-	AvgTTFTMs, P50TTFTMs, P95TTFTMs float64
-
-	// TokensPerSecond is the generation speed of the streams that have a
-	// time to first token and report completion tokens: their completion
-	// tokens over their time from the first token to the end.
-	TokensPerSecond float64
-
-	PromptTokens, CompletionTokens, TotalTokens, CachedTokens, ReasoningTokens int64
-
-	// Cost is the sum of the reported costs in credits (USD).
-	Cost float64
-}
-
 // summary returns s as a Summary.
-func (s *sums) summary() Summary {
-	out := Summary{
+func (s *sums) summary() store.Summary {
+	out := store.Summary{
 		Requests: s.requests, Errors: s.requests - s.okCount,
 		PromptTokens: s.prompt, CompletionTokens: s.completion, TotalTokens: s.total,
 		CachedTokens: s.cached, ReasoningTokens: s.reasoning, Cost: s.cost,
@@ -340,12 +315,12 @@ func (s *sums) summary() Summary {
 	if s.genMs > 0 {
 		out.TokensPerSecond = float64(s.genTokens) / (s.genMs / 1000)
 	}
-	if !s.dur.empty() {
-		q := s.dur.quantiles(0.50, 0.95, 0.99)
+	if !s.dur.Empty() {
+		q := s.dur.Quantiles(0.50, 0.95, 0.99)
 		out.P50DurationMs, out.P95DurationMs, out.P99DurationMs = q[0], q[1], q[2]
 	}
-	if !s.ttft.empty() {
-		q := s.ttft.quantiles(0.50, 0.95)
+	if !s.ttft.Empty() {
+		q := s.ttft.Quantiles(0.50, 0.95)
 		out.P50TTFTMs, out.P95TTFTMs = q[0], q[1]
 	}
 	return out
@@ -355,18 +330,18 @@ func (s *sums) summary() Summary {
 // window from the records, unless f searches text or names ids; from the
 // records then. RecentRequests is a second, count-only pass over the last
 // hour.
-func findStats(ctx context.Context, tx *sql.Tx, f Filter, now time.Time) (Stats, error) {
+func findStats(ctx context.Context, tx *sql.Tx, f store.Filter, now time.Time) (store.Stats, error) {
 	if _, _, err := filterWhere(f); err != nil {
-		return Stats{}, err
+		return store.Stats{}, err
 	}
 	a, b := window(f)
 	parts, err := planFor(ctx, tx, f, a, b, 0)
 	if err != nil {
-		return Stats{}, err
+		return store.Stats{}, err
 	}
 	groups, err := aggregate(ctx, tx, f, parts, oneGroup, true)
 	if err != nil {
-		return Stats{}, err
+		return store.Stats{}, err
 	}
 	sum := newSums()
 	if g := groups[""]; g != nil {
@@ -379,11 +354,11 @@ func findStats(ctx context.Context, tx *sql.Tx, f Filter, now time.Time) (Stats,
 	if recentA < recentB {
 		parts, err := planFor(ctx, tx, f, recentA, recentB, 0)
 		if err != nil {
-			return Stats{}, err
+			return store.Stats{}, err
 		}
 		rg, err := aggregate(ctx, tx, f, parts, oneGroup, false)
 		if err != nil {
-			return Stats{}, err
+			return store.Stats{}, err
 		}
 		if g := rg[""]; g != nil {
 			recent = g.requests
@@ -393,8 +368,8 @@ func findStats(ctx context.Context, tx *sql.Tx, f Filter, now time.Time) (Stats,
 }
 
 // statsOf returns the Stats of a Summary.
-func statsOf(s Summary, recent int64) Stats {
-	st := Stats{
+func statsOf(s store.Summary, recent int64) store.Stats {
+	st := store.Stats{
 		TotalRequests: s.Requests, SuccessCount: s.Requests - s.Errors, ErrorCount: s.Errors,
 		ErrorRate:     s.ErrorRate,
 		AvgDurationMs: s.AvgDurationMs, P50DurationMs: s.P50DurationMs, P95DurationMs: s.P95DurationMs, P99DurationMs: s.P99DurationMs,
@@ -411,63 +386,29 @@ func statsOf(s Summary, recent int64) Stats {
 	return st
 }
 
-// Dimension is what Breakdown groups records by.
-type Dimension string
-
-// The dimensions of Breakdown.
-const (
-	// ByModel groups by the model that served each request, or the one
-	// requested when the upstream named none, as Models lists them.
-	ByModel Dimension = "model"
-	// ByProvider groups by the provider behind OpenRouter; "" for records
-	// whose answer named none (and records stored before providers were).
-	ByProvider Dimension = "provider"
-	// ByStatus groups by the exact response status, "0" when none was
-	// sent.
-	ByStatus Dimension = "status"
-	// ByStatusClass groups by the status class: "1xx" … "5xx", the
-	// values of Filter.Status where there is one, and "none" when no
-	// status was sent.
-	ByStatusClass Dimension = "status_class"
-	// ByKey groups by API key hash. A viewer that is not an admin gets
-	// their own key's row only: visibility holds here as everywhere.
-	ByKey Dimension = "key"
-)
-
 // groupings are the Breakdown dimensions' groups.
-var groupings = map[Dimension]grouping{
-	ByModel: {sql: "CASE WHEN model <> '' THEN model ELSE model_requested END",
+var groupings = map[store.Dimension]grouping{
+	store.ByModel: {sql: "CASE WHEN model <> '' THEN model ELSE model_requested END",
 		rec: func(r *capture.Record) string { return cmp.Or(r.Model, r.ModelRequested) }},
-	ByProvider: {sql: "provider", rec: func(r *capture.Record) string { return r.Provider }},
-	ByStatus:   {sql: "CAST(status AS TEXT)", rec: func(r *capture.Record) string { return strconv.Itoa(r.Status) }},
-	ByStatusClass: {sql: "CASE WHEN status BETWEEN 100 AND 599 THEN (status / 100) || 'xx' ELSE 'none' END",
+	store.ByProvider: {sql: "provider", rec: func(r *capture.Record) string { return r.Provider }},
+	store.ByStatus:   {sql: "CAST(status AS TEXT)", rec: func(r *capture.Record) string { return strconv.Itoa(r.Status) }},
+	store.ByStatusClass: {sql: "CASE WHEN status BETWEEN 100 AND 599 THEN (status / 100) || 'xx' ELSE 'none' END",
 		rec: func(r *capture.Record) string {
 			if r.Status >= 100 && r.Status <= 599 {
 				return strconv.Itoa(r.Status/100) + "xx"
 			}
 			return "none"
 		}},
-	ByKey: {sql: "key_hash", rec: func(r *capture.Record) string { return r.KeyHash }, byKeyOnly: true, byKey: true},
-}
-
-// BreakdownRow is one group of a Breakdown.
-type BreakdownRow struct {
-	// Value is the group's model, provider, status, status class or key
-	// hash, as the Dimension says; the value to filter the table by.
-	Value string
-	// Label is how to show it: the key's mask for ByKey (a key hash is
-	// never shown), Value otherwise.
-	Label string
-	Summary
+	store.ByKey: {sql: "key_hash", rec: func(r *capture.Record) string { return r.KeyHash }, byKeyOnly: true, byKey: true},
 }
 
 // Breakdown summarises the records matching f (Limit and Offset ignored)
 // by the dimension by, busiest group first. It reads the rollups as Stats
 // does, and follows the same visibility rule.
-func (s *SQLite) Breakdown(ctx context.Context, f Filter, by Dimension) ([]BreakdownRow, error) {
+func (s *SQLite) Breakdown(ctx context.Context, f store.Filter, by store.Dimension) ([]store.BreakdownRow, error) {
 	g, ok := groupings[by]
 	if !ok {
-		return nil, fmt.Errorf("store: breakdown: %w: unknown dimension %q", ErrInvalid, by)
+		return nil, fmt.Errorf("store: breakdown: %w: unknown dimension %q", store.ErrInvalid, by)
 	}
 	if _, _, err := filterWhere(f); err != nil {
 		return nil, fmt.Errorf("store: breakdown: %w", err)
@@ -486,14 +427,14 @@ func (s *SQLite) Breakdown(ctx context.Context, f Filter, by Dimension) ([]Break
 	if err != nil {
 		return nil, fmt.Errorf("store: breakdown: %w", err)
 	}
-	out := make([]BreakdownRow, 0, len(groups))
+	out := make([]store.BreakdownRow, 0, len(groups))
 	for k, sum := range groups {
-		out = append(out, BreakdownRow{Value: k, Label: k, Summary: sum.summary()})
+		out = append(out, store.BreakdownRow{Value: k, Label: k, Summary: sum.summary()})
 	}
-	slices.SortFunc(out, func(x, y BreakdownRow) int {
+	slices.SortFunc(out, func(x, y store.BreakdownRow) int {
 		return cmp.Or(cmp.Compare(y.Requests, x.Requests), strings.Compare(x.Value, y.Value))
 	})
-	if by == ByKey && len(out) > 0 {
+	if by == store.ByKey && len(out) > 0 {
 		if err := labelKeys(ctx, tx, out); err != nil {
 			return nil, fmt.Errorf("store: breakdown: %w", err)
 		}
@@ -502,7 +443,7 @@ func (s *SQLite) Breakdown(ctx context.Context, f Filter, by Dimension) ([]Break
 }
 
 // labelKeys sets the Label of key rows to the keys' masks.
-func labelKeys(ctx context.Context, tx *sql.Tx, rows []BreakdownRow) error {
+func labelKeys(ctx context.Context, tx *sql.Tx, rows []store.BreakdownRow) error {
 	hashes := make([]string, len(rows))
 	for i, r := range rows {
 		hashes[i] = r.Value
@@ -536,35 +477,6 @@ func labelKeys(ctx context.Context, tx *sql.Tx, rows []BreakdownRow) error {
 	return nil
 }
 
-// Point is one step of a Series.
-type Point struct {
-	// Start is the start of the step: a multiple of the step since the
-	// Unix epoch, in UTC.
-	Start time.Time
-	// Requests, Errors, the latency percentiles (histogram-based, within
-	// HistRelativeError), Cost and tokens of the step's records.
-	Requests, Errors             int64
-	P50DurationMs, P95DurationMs float64
-	Cost                         float64
-	PromptTokens                 int64
-	CompletionTokens             int64
-	// Models splits the step's requests, cost and tokens by model (as
-	// ByModel groups them), most costly first.
-	Models []ModelUsage
-}
-
-// ModelUsage is one model's share of a Point.
-type ModelUsage struct {
-	Model            string
-	Requests         int64
-	Cost             float64
-	PromptTokens     int64
-	CompletionTokens int64
-}
-
-// MaxSeriesPoints bounds the points one Series returns.
-const MaxSeriesPoints = 5000
-
 // Series returns the records matching f (Limit and Offset ignored) step by
 // step, for charts: one Point per step from the step holding f.From to the
 // one holding the instant before f.To, empty steps included. step must be a
@@ -576,9 +488,9 @@ const MaxSeriesPoints = 5000
 // read from the records still stored. Pick a step the window's age allows,
 // such as 1 minute for the last hour, 1 hour for 24 hours or 7 days and 1 day
 // beyond.
-func (s *SQLite) Series(ctx context.Context, f Filter, step time.Duration) ([]Point, error) {
+func (s *SQLite) Series(ctx context.Context, f store.Filter, step time.Duration) ([]store.Point, error) {
 	if step < time.Minute || step%time.Minute != 0 {
-		return nil, fmt.Errorf("store: series: %w: step %v is not a whole number of minutes", ErrInvalid, step)
+		return nil, fmt.Errorf("store: series: %w: step %v is not a whole number of minutes", store.ErrInvalid, step)
 	}
 	if _, _, err := filterWhere(f); err != nil {
 		return nil, fmt.Errorf("store: series: %w", err)
@@ -592,8 +504,8 @@ func (s *SQLite) Series(ctx context.Context, f Filter, step time.Duration) ([]Po
 	if b != maxMicro {
 		b = -floorDiv(-b, stepUS) * stepUS
 	}
-	if a != minMicro && b != maxMicro && (b-a)/stepUS > MaxSeriesPoints {
-		return nil, fmt.Errorf("store: series: %w: more than %d steps", ErrInvalid, MaxSeriesPoints)
+	if a != minMicro && b != maxMicro && (b-a)/stepUS > store.MaxSeriesPoints {
+		return nil, fmt.Errorf("store: series: %w: more than %d steps", store.ErrInvalid, store.MaxSeriesPoints)
 	}
 	tx, err := s.rdb.BeginTx(ctx, nil)
 	if err != nil {
@@ -604,7 +516,7 @@ func (s *SQLite) Series(ctx context.Context, f Filter, step time.Duration) ([]Po
 	if err != nil {
 		return nil, fmt.Errorf("store: series: %w", err)
 	}
-	model := groupings[ByModel]
+	model := groupings[store.ByModel]
 	g := grouping{
 		sql:     "(bucket - bucket % " + strconv.FormatInt(stepSec, 10) + ") || char(0) || " + model.sql,
 		groupBy: "bucket - bucket % " + strconv.FormatInt(stepSec, 10) + ", " + model.sql,
@@ -637,18 +549,18 @@ func (s *SQLite) Series(ctx context.Context, f Filter, step time.Duration) ([]Po
 		}
 		steps[t] = sum
 	}
-	usage := map[int64][]ModelUsage{}
+	usage := map[int64][]store.ModelUsage{}
 	for k, sum := range groups {
 		at, name, _ := strings.Cut(k, "\x00")
 		t, err := strconv.ParseInt(at, 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("store: series: step %q: %w", at, err)
 		}
-		usage[t] = append(usage[t], ModelUsage{Model: name, Requests: sum.requests, Cost: sum.cost,
+		usage[t] = append(usage[t], store.ModelUsage{Model: name, Requests: sum.requests, Cost: sum.cost,
 			PromptTokens: sum.prompt, CompletionTokens: sum.completion})
 	}
 	if len(steps) == 0 && (a == minMicro || b == maxMicro) {
-		return []Point{}, nil
+		return []store.Point{}, nil
 	}
 	first, last := a/1e6, b/1e6-stepSec
 	if a == minMicro || b == maxMicro {
@@ -662,20 +574,20 @@ func (s *SQLite) Series(ctx context.Context, f Filter, step time.Duration) ([]Po
 		if b == maxMicro {
 			last = hi
 		}
-		if (last-first)/stepSec >= MaxSeriesPoints {
-			return nil, fmt.Errorf("store: series: %w: more than %d steps", ErrInvalid, MaxSeriesPoints)
+		if (last-first)/stepSec >= store.MaxSeriesPoints {
+			return nil, fmt.Errorf("store: series: %w: more than %d steps", store.ErrInvalid, store.MaxSeriesPoints)
 		}
 	}
-	out := make([]Point, 0, max(0, (last-first)/stepSec+1))
+	out := make([]store.Point, 0, max(0, (last-first)/stepSec+1))
 	for t := first; t <= last; t += stepSec {
-		p := Point{Start: time.Unix(t, 0).UTC(), Models: []ModelUsage{}}
+		p := store.Point{Start: time.Unix(t, 0).UTC(), Models: []store.ModelUsage{}}
 		if st := steps[t]; st != nil {
 			sum := st.summary()
 			p.Requests, p.Errors, p.Cost = sum.Requests, sum.Errors, sum.Cost
 			p.P50DurationMs, p.P95DurationMs = sum.P50DurationMs, sum.P95DurationMs
 			p.PromptTokens, p.CompletionTokens = sum.PromptTokens, sum.CompletionTokens
 			p.Models = usage[t]
-			slices.SortFunc(p.Models, func(x, y ModelUsage) int {
+			slices.SortFunc(p.Models, func(x, y store.ModelUsage) int {
 				return cmp.Or(cmp.Compare(y.Cost, x.Cost), cmp.Compare(y.Requests, x.Requests), strings.Compare(x.Model, y.Model))
 			})
 		}
@@ -684,26 +596,15 @@ func (s *SQLite) Series(ctx context.Context, f Filter, step time.Duration) ([]Po
 	return out, nil
 }
 
-// Coverage says what period the rollups cover, and at what grain.
-type Coverage struct {
-	// From is the start of the oldest day with records, zero when there
-	// are none; the rollups hold every record since, pruned ones included.
-	From time.Time
-	// MinuteFrom and HourFrom are when the minute and hour rollups begin:
-	// older periods are kept at a coarser grain only. Zero means from the
-	// start.
-	MinuteFrom, HourFrom time.Time
-}
-
 // Coverage returns the period the rollups cover and their grains, for the
 // dashboard to say how far back, and how finely, it can answer.
-func (s *SQLite) Coverage(ctx context.Context) (Coverage, error) {
+func (s *SQLite) Coverage(ctx context.Context) (store.Coverage, error) {
 	tx, err := s.rdb.BeginTx(ctx, nil)
 	if err != nil {
-		return Coverage{}, fmt.Errorf("store: coverage: %w", err)
+		return store.Coverage{}, fmt.Errorf("store: coverage: %w", err)
 	}
 	defer tx.Rollback()
-	var c Coverage
+	var c store.Coverage
 	var oldest sql.NullInt64
 	if err := tx.QueryRowContext(ctx, `SELECT MIN(bucket) FROM rollups WHERE grain = ?`, grainDay).Scan(&oldest); err != nil {
 		return c, fmt.Errorf("store: coverage: %w", err)

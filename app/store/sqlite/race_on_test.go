@@ -1,7 +1,7 @@
-//go:build !race
+//go:build race
 
-package store_test
+package sqlite_test
 
 // raceEnabled is true when the race detector, whose shadow memory makes
 // RSS readings meaningless, is built in.
-const raceEnabled = false
+const raceEnabled = true

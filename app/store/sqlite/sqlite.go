@@ -1,4 +1,11 @@
-package store
+// Package sqlite implements store.Store on one SQLite file
+// (mattn/go-sqlite3), whose schema is migrations.SQLite. It writes through
+// a single goroutine that commits records in groups, and reads through a
+// separate read-only pool so that readers never block the writer.
+//
+// Visibility is part of every query that reads records (see visibleWhere),
+// so a caller cannot forget the rule by leaving a field empty.
+package sqlite
 
 import (
 	"context"
@@ -17,7 +24,7 @@ import (
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
 	"github.com/pressly/goose/v3"
 
-	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/migrations"
 )
 
@@ -74,7 +81,7 @@ type Options struct {
 	Progress func(done, total int64)
 
 	// Hooks ride on the writer's commit path, in order.
-	Hooks []Hook
+	Hooks []store.Hook
 	// OnCommit, when set, is called on the writer goroutine after each
 	// transaction of records commits, with the time writing it took, from
 	// its BEGIN through the rows, the rollups and the InTx hooks to the
@@ -124,21 +131,7 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Hook is work that rides on the writer's commit path.
-//
-// Hooks run on the writer goroutine, so they hold up every write while
-// they run and must not call Record, Flush, Prune or Close, which wait for
-// that goroutine. The records they are given are shared with other hooks
-// and must not be modified; the slices may be kept. InTx may see the same
-// records again when a failed batch is retried, or one at a time when the
-// writer isolates a bad record.
-type Hook struct {
-	InTx        func(ctx context.Context, tx *sql.Tx, batch []*capture.Record) error // runs inside the batch's transaction; an error rolls the batch back
-	AfterCommit func(batch []*capture.Record)                                        // runs after a successful commit, on the writer goroutine
-	AfterPrune  func(ids []string)                                                   // runs after retention deleted these ids
-}
-
-// SQLite is a Store kept in one SQLite file. All writes go through one
+// SQLite is a store.Store kept in one SQLite file. All writes go through one
 // goroutine and one connection; reads use a separate read-only pool, which
 // WAL mode lets run alongside the writer.
 type SQLite struct {
@@ -168,7 +161,7 @@ type SQLite struct {
 	closeErr  error
 }
 
-var _ Store = (*SQLite)(nil)
+var _ store.Store = (*SQLite)(nil)
 
 // Open opens the SQLite database at path, creating it and its parent
 // directory if missing, applies pending migrations and starts the writer.
@@ -254,9 +247,18 @@ func Open(ctx context.Context, path string, opts Options) (*SQLite, error) {
 	return s, nil
 }
 
-// migrate applies the pending migrations of package migrations.
+// schema is migrations.SQLite's folder, as goose reads it.
+var schema = func() fs.FS {
+	f, err := fs.Sub(migrations.SQLite, "sqlite")
+	if err != nil {
+		panic("sqlite: migrations: " + err.Error()) // embedded: cannot happen
+	}
+	return f
+}()
+
+// migrate applies the pending migrations of migrations.SQLite.
 func migrate(ctx context.Context, db *sql.DB) error {
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, migrations.FS)
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, schema)
 	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}

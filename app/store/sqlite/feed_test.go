@@ -1,4 +1,4 @@
-package store_test
+package sqlite_test
 
 import (
 	"context"
@@ -10,14 +10,14 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
-	"github.com/openrouter-proxy/openrouter-proxy/migrations"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
 
 // TestFeedFollowsCommitOrder: a record whose exchange started first (an
 // older id, as a long stream has) but was committed last gets the highest
 // sequence, and Since hands records over in commit order.
 func TestFeedFollowsCommitOrder(t *testing.T) {
-	s := MustOpenTemp(t, store.Options{})
+	s := MustOpenTemp(t, sqlite.Options{})
 	longStream := newRecord(t, "k") // its id is taken first
 	later := []string{}
 	for range 3 {
@@ -59,7 +59,7 @@ func TestFeedFollowsCommitOrder(t *testing.T) {
 
 // TestFeedAfterRetention: pruned records leave the feed too.
 func TestFeedAfterRetention(t *testing.T) {
-	s := MustOpenTemp(t, store.Options{MaxHistory: 2, PruneEvery: time.Hour})
+	s := MustOpenTemp(t, sqlite.Options{MaxHistory: 2, PruneEvery: time.Hour})
 	for range 5 {
 		mustRecord(t, s, newRecord(t, "k"))
 	}
@@ -84,7 +84,7 @@ func TestSeqMigrationBackfills(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, migrations.FS)
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, sqlite.Schema)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestSeqMigrationBackfills(t *testing.T) {
 	}
 	db.Close()
 
-	s := MustOpen(t, path, store.Options{})
+	s := MustOpen(t, path, sqlite.Options{})
 	recs, err := s.Since(context.Background(), 0, 10)
 	if err != nil || len(recs) != 2 || recs[0].ID != "0000000b" || recs[1].Seq != 2 {
 		t.Fatalf("after migration: %v %v", recs, err)
@@ -115,7 +115,7 @@ func TestSeqMigrationBackfills(t *testing.T) {
 // TestTextsFollowVisibility: a user gets the texts of their own records
 // only, whatever ids they ask for.
 func TestTextsFollowVisibility(t *testing.T) {
-	s := MustOpenTemp(t, store.Options{})
+	s := MustOpenTemp(t, sqlite.Options{})
 	mine, theirs := newRecord(t, "alice"), newRecord(t, "bob")
 	mine.Content, theirs.Content = "alice's reply", "bob's reply"
 	mustRecord(t, s, mine)

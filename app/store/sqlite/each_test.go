@@ -1,4 +1,4 @@
-package store_test
+package sqlite_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
 
 // each returns the names of the records Each hands over for filter, in
@@ -33,7 +34,7 @@ func TestEach(t *testing.T) {
 	at := func(min int) time.Time { return f.base.Add(time.Duration(min) * time.Minute) }
 	// Two records a page, so that every view spans pages and the keyset
 	// from one page to the next is exercised.
-	store.SetEachPage(t, 2, 1<<30)
+	sqlite.SetEachPage(t, 2, 1<<30)
 
 	tests := []struct {
 		name   string
@@ -94,7 +95,7 @@ func TestEach(t *testing.T) {
 
 	t.Run("PagesEndAtTheByteBudget", func(t *testing.T) {
 		// Every record is past the budget alone: a page of one each.
-		store.SetEachPage(t, 100, 1)
+		sqlite.SetEachPage(t, 100, 1)
 		got, _ := f.each(t, store.Filter{Viewer: admin})
 		if want := names("a1", "a2", "a3", "b1", "b2", "n1"); !slices.Equal(got, want) {
 			t.Errorf("Each = %v, want %v", got, want)
@@ -130,7 +131,7 @@ func TestEach(t *testing.T) {
 // at a page's end, and Each returns the context's error.
 func TestEachCancelled(t *testing.T) {
 	f := newFixture(t)
-	store.SetEachPage(t, 2, 1<<30)
+	sqlite.SetEachPage(t, 2, 1<<30)
 	for _, after := range []int{0, 1, 2, 3} {
 		ctx, cancel := context.WithCancel(context.Background())
 		if after == 0 {

@@ -1,6 +1,6 @@
-// Package storetest holds test helpers shared by the packages that test
-// against a real SQLite file. It is imported only by tests.
-package storetest
+// Package sqlitetest holds test helpers for the packages that test against
+// a real SQLite file. It is imported only by tests.
+package sqlitetest
 
 import (
 	"bufio"
@@ -16,7 +16,7 @@ import (
 )
 
 // lockEnv names the database a re-executed test binary is to lock.
-const lockEnv = "STORETEST_HOLD_LOCK"
+const lockEnv = "SQLITETEST_HOLD_LOCK"
 
 // init turns a test binary started by HoldLock into the lock holder: it
 // takes the database's write lock, says so on stdout, keeps the lock until
@@ -27,7 +27,7 @@ func init() {
 		return
 	}
 	if err := holdUntilStdinCloses(path); err != nil {
-		fmt.Fprintln(os.Stderr, "storetest: hold lock:", err)
+		fmt.Fprintln(os.Stderr, "sqlitetest: hold lock:", err)
 		os.Exit(1)
 	}
 	os.Exit(0)
@@ -57,7 +57,7 @@ func holdUntilStdinCloses(path string) error {
 // HoldLock starts another process, the running test binary again, that
 // takes the write lock of the SQLite database at path, as another program
 // holding the file would, and keeps it until release is called or the
-// test ends. The calling test package must import storetest, so that the
+// test ends. The calling test package must import sqlitetest, so that the
 // re-executed binary runs this package's init.
 func HoldLock(t testing.TB, path string) (release func()) {
 	t.Helper()
@@ -79,14 +79,14 @@ func HoldLock(t testing.TB, path string) (release func()) {
 	if err != nil || line != "locked\n" {
 		cmd.Process.Kill()
 		cmd.Wait()
-		t.Fatalf("storetest: lock holder said %q: %v", line, err)
+		t.Fatalf("sqlitetest: lock holder said %q: %v", line, err)
 	}
 	var once sync.Once
 	release = func() {
 		once.Do(func() {
 			stdin.Close()
 			if err := cmd.Wait(); err != nil {
-				t.Errorf("storetest: lock holder: %v", err)
+				t.Errorf("sqlitetest: lock holder: %v", err)
 			}
 		})
 	}

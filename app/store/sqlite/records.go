@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"cmp"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 )
 
 // timeLayout is how timestamps are stored: UTC with a fixed width, so that
@@ -141,7 +142,7 @@ func scanRecord(row interface{ Scan(...any) error }, full bool) (*capture.Record
 // Get returns the record with the given id, bodies and headers included,
 // or an error wrapping ErrNotFound. A record v may not see is reported
 // exactly as a missing one, so ids cannot be probed.
-func (s *SQLite) Get(ctx context.Context, id string, v Viewer) (*capture.Record, error) {
+func (s *SQLite) Get(ctx context.Context, id string, v store.Viewer) (*capture.Record, error) {
 	tx, err := s.rdb.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("store: get: %w", err)
@@ -156,7 +157,7 @@ func (s *SQLite) Get(ctx context.Context, id string, v Viewer) (*capture.Record,
 
 // List returns the records matching f, newest first, without bodies and
 // headers, and the number of records matching f in all.
-func (s *SQLite) List(ctx context.Context, f Filter) ([]*capture.Record, int64, error) {
+func (s *SQLite) List(ctx context.Context, f store.Filter) ([]*capture.Record, int64, error) {
 	tx, err := s.rdb.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: list: %w", err)
@@ -171,7 +172,7 @@ func (s *SQLite) List(ctx context.Context, f Filter) ([]*capture.Record, int64, 
 
 // Count returns the number of records matching f, ignoring its Limit and
 // Offset.
-func (s *SQLite) Count(ctx context.Context, f Filter) (int64, error) {
+func (s *SQLite) Count(ctx context.Context, f store.Filter) (int64, error) {
 	tx, err := s.rdb.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("store: count: %w", err)
@@ -185,13 +186,13 @@ func (s *SQLite) Count(ctx context.Context, f Filter) (int64, error) {
 }
 
 // findRecordByID returns one full record v may see, or ErrNotFound.
-func findRecordByID(ctx context.Context, tx *sql.Tx, id string, v Viewer) (*capture.Record, error) {
+func findRecordByID(ctx context.Context, tx *sql.Tx, id string, v store.Viewer) (*capture.Record, error) {
 	vis, args := visibleWhere(v)
 	row := tx.QueryRowContext(ctx, `SELECT `+selectList(true)+` FROM requests WHERE id = ? AND `+vis,
 		append([]any{id}, args...)...)
 	rec, err := scanRecord(row, true)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
+		return nil, store.ErrNotFound
 	} else if err != nil {
 		return nil, err
 	}
@@ -200,7 +201,7 @@ func findRecordByID(ctx context.Context, tx *sql.Tx, id string, v Viewer) (*capt
 
 // countRecords returns the number of records matching f: from the
 // rollups when f allows (see countStored), else by counting rows.
-func countRecords(ctx context.Context, tx *sql.Tx, f Filter) (int64, error) {
+func countRecords(ctx context.Context, tx *sql.Tx, f store.Filter) (int64, error) {
 	cond, args, err := filterWhere(f)
 	if err != nil {
 		return 0, err
@@ -221,7 +222,7 @@ func countRecords(ctx context.Context, tx *sql.Tx, f Filter) (int64, error) {
 // (pruned_to): every record that started later is still stored. So the
 // window up to pruned_to is counted from the rows, and the rest from the
 // rollups, with its ragged edges from the rows.
-func countStored(ctx context.Context, tx *sql.Tx, f Filter) (int64, error) {
+func countStored(ctx context.Context, tx *sql.Tx, f store.Filter) (int64, error) {
 	a, b := window(f)
 	var n int64
 	prunedTo, err := getState(ctx, tx, statePrunedTo)
@@ -266,7 +267,7 @@ func countStored(ctx context.Context, tx *sql.Tx, f Filter) (int64, error) {
 
 // findRecords returns the records matching f, newest first, and how many
 // match in all. Both queries run in tx, so they see the same snapshot.
-func findRecords(ctx context.Context, tx *sql.Tx, f Filter) ([]*capture.Record, int64, error) {
+func findRecords(ctx context.Context, tx *sql.Tx, f store.Filter) ([]*capture.Record, int64, error) {
 	cond, args, err := filterWhere(f)
 	if err != nil {
 		return nil, 0, err

@@ -1,10 +1,10 @@
-package store_test
+package sqlite_test
 
 import (
 	"testing"
 	"time"
 
-	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
 
 // TestOnCommit: each committed transaction is reported once, with its
@@ -15,7 +15,7 @@ func TestOnCommit(t *testing.T) {
 		n    int
 	}
 	var got []commit // the writer goroutine's until Flush returns
-	s := MustOpenTemp(t, store.Options{BatchSize: 4, BatchDelay: time.Hour, OnCommit: func(took time.Duration, n int) {
+	s := MustOpenTemp(t, sqlite.Options{BatchSize: 4, BatchDelay: time.Hour, OnCommit: func(took time.Duration, n int) {
 		got = append(got, commit{took, n})
 	}})
 	for range 6 {

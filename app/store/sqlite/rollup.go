@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"cmp"
@@ -16,6 +16,7 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 )
 
 // The grains of the rollups, in seconds. Every record is counted at each
@@ -45,13 +46,24 @@ const writerDriver = "sqlite3_store_writer"
 func init() {
 	sql.Register(writerDriver, &sqlite3.SQLiteDriver{
 		ConnectHook: func(c *sqlite3.SQLiteConn) error {
-			if err := c.RegisterFunc("hist_merge", mergeHists, true); err != nil {
+			if err := c.RegisterFunc("hist_merge", store.MergeHists, true); err != nil {
 				return err
 			}
 			return c.RegisterAggregator("hist_sum", func() *histSum { return &histSum{} }, true)
 		},
 	})
 }
+
+// histSum is the SQL aggregate hist_sum(blob): the stored sum of stored
+// histograms, which migrations use to build coarser rollups from finer
+// ones.
+type histSum struct{ h store.Hist }
+
+// Step adds one stored histogram.
+func (s *histSum) Step(b []byte) { s.h.MergeEncoded(b) }
+
+// Done returns the stored sum.
+func (s *histSum) Done() []byte { return s.h.Encode() }
 
 // rollupDims is the part of a rollup's key that describes the records.
 type rollupDims struct {
@@ -87,7 +99,7 @@ type sums struct {
 	prompt, completion       int64
 	total, cached, reasoning int64
 	cost                     float64
-	dur, ttft                hist
+	dur, ttft                store.Hist
 }
 
 func newSums() *sums { return &sums{} }
@@ -101,7 +113,7 @@ func (s *sums) add(r *capture.Record) {
 	}
 	d := toMS(r.Duration)
 	s.durationMs += d
-	s.dur.add(d)
+	s.dur.Add(d)
 	if r.TTFB > 0 {
 		s.ttfbMs += toMS(r.TTFB)
 		s.ttfbCount++
@@ -110,7 +122,7 @@ func (s *sums) add(r *capture.Record) {
 		t := toMS(r.TTFT)
 		s.ttftMs += t
 		s.ttftCount++
-		s.ttft.add(t)
+		s.ttft.Add(t)
 		if r.Duration > r.TTFT && r.CompletionTokens > 0 {
 			s.genMs += toMS(r.Duration - r.TTFT)
 			s.genTokens += r.CompletionTokens
@@ -141,8 +153,8 @@ func (s *sums) merge(o *sums) {
 	s.cached += o.cached
 	s.reasoning += o.reasoning
 	s.cost += o.cost
-	s.dur.mergeHist(&o.dur)
-	s.ttft.mergeHist(&o.ttft)
+	s.dur.Merge(&o.dur)
+	s.ttft.Merge(&o.ttft)
 }
 
 // rollupLevels is what the writer knows of the grains it keeps: minute
@@ -259,7 +271,7 @@ var sumCols = []string{"requests", "duration_ms", "ttfb_ms", "ttfb_count", "ttft
 // takes them after the key.
 func (s *sums) appendSumArgs(args []any) []any {
 	return append(args, s.requests, s.durationMs, s.ttfbMs, s.ttfbCount, s.ttftMs, s.ttftCount, s.genMs, s.genTokens,
-		s.prompt, s.completion, s.total, s.cached, s.reasoning, s.cost, s.dur.encode(), s.ttft.encode())
+		s.prompt, s.completion, s.total, s.cached, s.reasoning, s.cost, s.dur.Encode(), s.ttft.Encode())
 }
 
 // upsertRows is how many rows one upsert statement adds: a statement per

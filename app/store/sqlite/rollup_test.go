@@ -1,4 +1,4 @@
-package store_test
+package sqlite_test
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
-	"github.com/openrouter-proxy/openrouter-proxy/migrations"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
 
 // exchange is one record of the fixed set the rollup tests know the sums of.
@@ -74,7 +74,7 @@ func recordOf(t testing.TB, x exchange, base time.Time) *capture.Record {
 }
 
 func TestRollupStats(t *testing.T) {
-	s := MustOpenTemp(t, store.Options{})
+	s := MustOpenTemp(t, sqlite.Options{})
 	ctx := context.Background()
 	base := rollupBase()
 	for _, x := range fixedExchanges {
@@ -169,7 +169,7 @@ func isInvalid(err error) bool {
 }
 
 func TestBreakdown(t *testing.T) {
-	s := MustOpenTemp(t, store.Options{})
+	s := MustOpenTemp(t, sqlite.Options{})
 	ctx := context.Background()
 	base := rollupBase()
 	for _, x := range fixedExchanges {
@@ -262,7 +262,7 @@ func TestBreakdown(t *testing.T) {
 }
 
 func TestSeries(t *testing.T) {
-	s := MustOpenTemp(t, store.Options{})
+	s := MustOpenTemp(t, sqlite.Options{})
 	ctx := context.Background()
 	base := rollupBase()
 	for _, x := range fixedExchanges {
@@ -330,7 +330,7 @@ func TestSeries(t *testing.T) {
 }
 
 func TestModelsMethodsKeysFromRollups(t *testing.T) {
-	s := MustOpenTemp(t, store.Options{MaxHistory: 1})
+	s := MustOpenTemp(t, sqlite.Options{MaxHistory: 1})
 	ctx := context.Background()
 	base := rollupBase()
 	for _, x := range fixedExchanges {
@@ -468,7 +468,7 @@ func randomFilter(r *rand.Rand, base time.Time) (store.Filter, string, []any) {
 // equals the aggregate of everything inserted.
 func TestRollupsMatchRows(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "proxy.db")
-	s := MustOpen(t, path, store.Options{BatchSize: 64, MaxHistory: 100})
+	s := MustOpen(t, path, sqlite.Options{BatchSize: 64, MaxHistory: 100})
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(8, 1))
 	base := time.Now().UTC()
@@ -569,7 +569,7 @@ func TestRollupsMatchRows(t *testing.T) {
 // TestCompaction: folding old minute and hour rows away keeps every total,
 // and Coverage says from when each grain exists.
 func TestCompaction(t *testing.T) {
-	s := MustOpenTemp(t, store.Options{})
+	s := MustOpenTemp(t, sqlite.Options{})
 	ctx := context.Background()
 	base := rollupBase()
 	for _, x := range fixedExchanges {
@@ -591,7 +591,7 @@ func TestCompaction(t *testing.T) {
 
 	// As if 70 days had passed: only day rows are left.
 	later := base.Add(70 * 24 * time.Hour)
-	if err := store.Compact(s, later); err != nil {
+	if err := sqlite.Compact(s, later); err != nil {
 		t.Fatal(err)
 	}
 	cov, err := s.Coverage(ctx)
@@ -742,7 +742,7 @@ func TestBackfill(t *testing.T) {
 
 	// The writer's rollups.
 	livePath := filepath.Join(dir, "live.db")
-	live := MustOpen(t, livePath, store.Options{})
+	live := MustOpen(t, livePath, sqlite.Options{})
 	for _, rec := range recs {
 		copied := *rec
 		mustRecord(t, live, &copied)
@@ -758,7 +758,7 @@ func TestBackfill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, migrations.FS)
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, sqlite.Schema)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -778,9 +778,9 @@ func TestBackfill(t *testing.T) {
 	}
 	db.Close()
 
-	defer store.SetBackfillBatch(64)()
+	defer sqlite.SetBackfillBatch(64)()
 	var calls []int64
-	old := MustOpen(t, oldPath, store.Options{Progress: func(done, total int64) {
+	old := MustOpen(t, oldPath, sqlite.Options{Progress: func(done, total int64) {
 		if total != int64(len(recs)) {
 			t.Errorf("progress total = %d, want %d", total, len(recs))
 		}
@@ -805,7 +805,7 @@ func TestBackfill(t *testing.T) {
 	}
 
 	// Opening it again does not count anything twice.
-	again := MustOpen(t, oldPath, store.Options{Progress: func(done, total int64) { t.Errorf("progress %d/%d on a built database", done, total) }})
+	again := MustOpen(t, oldPath, sqlite.Options{Progress: func(done, total int64) { t.Errorf("progress %d/%d on a built database", done, total) }})
 	if err := again.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -815,7 +815,7 @@ func TestBackfill(t *testing.T) {
 }
 
 func TestProviderStored(t *testing.T) {
-	s := MustOpenTemp(t, store.Options{})
+	s := MustOpenTemp(t, sqlite.Options{})
 	rec := newRecord(t, "alice")
 	rec.Provider = "Google Vertex"
 	mustRecord(t, s, rec)
@@ -836,7 +836,7 @@ func TestProviderStored(t *testing.T) {
 // agree with the rows.
 func TestRollupDimsMigration(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "proxy.db")
-	s := MustOpen(t, path, store.Options{})
+	s := MustOpen(t, path, sqlite.Options{})
 	r := rand.New(rand.NewPCG(6, 6))
 	base := rollupBase()
 	for i := range 400 {
@@ -870,7 +870,7 @@ func TestRollupDimsMigration(t *testing.T) {
 	}
 	db.Close()
 
-	s = MustOpen(t, path, store.Options{})
+	s = MustOpen(t, path, sqlite.Options{})
 	after, err := s.Breakdown(context.Background(), store.Filter{Viewer: admin}, store.ByModel)
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package store_test
+package sqlite_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
 
 // newSession returns a session created at now that lasts a day.
@@ -35,7 +36,7 @@ func TestSessions(t *testing.T) {
 	now := time.Date(2025, 6, 1, 12, 0, 0, 123456789, time.FixedZone("X", 7200))
 
 	t.Run("CreateGet", func(t *testing.T) {
-		s := MustOpenTemp(t, store.Options{})
+		s := MustOpenTemp(t, sqlite.Options{})
 		want := newSession("h1", now)
 		want.Admin = true
 		if err := s.CreateSession(ctx, want); err != nil {
@@ -68,7 +69,7 @@ func TestSessions(t *testing.T) {
 		// Each session must be visible to the read pool as soon as
 		// CreateSession returns, while the writer commits records, and
 		// gone as soon as DeleteSession returns.
-		s := MustOpenTemp(t, store.Options{ReadConns: 4})
+		s := MustOpenTemp(t, sqlite.Options{ReadConns: 4})
 		var wg sync.WaitGroup
 		stop := make(chan struct{})
 		wg.Go(func() {
@@ -103,7 +104,7 @@ func TestSessions(t *testing.T) {
 	})
 
 	t.Run("Expiry", func(t *testing.T) {
-		s := MustOpenTemp(t, store.Options{})
+		s := MustOpenTemp(t, sqlite.Options{})
 		sess := newSession("h1", now)
 		if err := s.CreateSession(ctx, sess); err != nil {
 			t.Fatal(err)
@@ -119,7 +120,7 @@ func TestSessions(t *testing.T) {
 	})
 
 	t.Run("Revoke", func(t *testing.T) {
-		s := MustOpenTemp(t, store.Options{})
+		s := MustOpenTemp(t, sqlite.Options{})
 		for _, id := range []string{"h1", "h2"} {
 			if err := s.CreateSession(ctx, newSession(id, now)); err != nil {
 				t.Fatal(err)
@@ -140,7 +141,7 @@ func TestSessions(t *testing.T) {
 	})
 
 	t.Run("DeleteExpired", func(t *testing.T) {
-		s := MustOpenTemp(t, store.Options{})
+		s := MustOpenTemp(t, sqlite.Options{})
 		for i, expires := range []time.Duration{time.Minute, time.Hour, 2 * time.Hour, 48 * time.Hour} {
 			sess := newSession(fmt.Sprint("h", i), now)
 			sess.Expires = now.Add(expires)
@@ -169,7 +170,7 @@ func TestSessions(t *testing.T) {
 
 	t.Run("SurviveReopen", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "proxy.db")
-		s, err := store.Open(ctx, path, store.Options{})
+		s, err := sqlite.Open(ctx, path, sqlite.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +182,7 @@ func TestSessions(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		s = MustOpen(t, path, store.Options{})
+		s = MustOpen(t, path, sqlite.Options{})
 		got, err := s.GetSession(ctx, "h1", now)
 		if err != nil {
 			t.Fatal(err)
