@@ -11,6 +11,7 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/storetest"
 )
 
 // TestFeedFollowsCommitOrder: a record whose exchange started first (an
@@ -18,16 +19,16 @@ import (
 // sequence, and Since hands records over in commit order.
 func TestFeedFollowsCommitOrder(t *testing.T) {
 	s := MustOpenTemp(t, sqlite.Options{})
-	longStream := newRecord(t, "k") // its id is taken first
+	longStream := storetest.NewRecord(t, "k") // its id is taken first
 	later := []string{}
 	for range 3 {
-		rec := newRecord(t, "k")
+		rec := storetest.NewRecord(t, "k")
 		later = append(later, rec.ID)
-		mustRecord(t, s, rec)
+		storetest.MustRecord(t, s, rec)
 	}
-	MustFlush(t, s)
-	mustRecord(t, s, longStream)
-	MustFlush(t, s)
+	storetest.MustFlush(t, s)
+	storetest.MustRecord(t, s, longStream)
+	storetest.MustFlush(t, s)
 
 	ctx := context.Background()
 	recs, err := s.Since(ctx, 0, 10)
@@ -61,9 +62,9 @@ func TestFeedFollowsCommitOrder(t *testing.T) {
 func TestFeedAfterRetention(t *testing.T) {
 	s := MustOpenTemp(t, sqlite.Options{MaxHistory: 2, PruneEvery: time.Hour})
 	for range 5 {
-		mustRecord(t, s, newRecord(t, "k"))
+		storetest.MustRecord(t, s, storetest.NewRecord(t, "k"))
 	}
-	MustFlush(t, s)
+	storetest.MustFlush(t, s)
 	if _, err := s.Prune(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -105,8 +106,8 @@ func TestSeqMigrationBackfills(t *testing.T) {
 	if err != nil || len(recs) != 2 || recs[0].ID != "0000000b" || recs[1].Seq != 2 {
 		t.Fatalf("after migration: %v %v", recs, err)
 	}
-	mustRecord(t, s, newRecord(t, "k"))
-	MustFlush(t, s)
+	storetest.MustRecord(t, s, storetest.NewRecord(t, "k"))
+	storetest.MustFlush(t, s)
 	if st, _ := s.Feed(context.Background()); st.MaxSeq != 3 {
 		t.Fatalf("a new record after the backfill got seq %d, want 3", st.MaxSeq)
 	}
@@ -116,11 +117,11 @@ func TestSeqMigrationBackfills(t *testing.T) {
 // only, whatever ids they ask for.
 func TestTextsFollowVisibility(t *testing.T) {
 	s := MustOpenTemp(t, sqlite.Options{})
-	mine, theirs := newRecord(t, "alice"), newRecord(t, "bob")
+	mine, theirs := storetest.NewRecord(t, "alice"), storetest.NewRecord(t, "bob")
 	mine.Content, theirs.Content = "alice's reply", "bob's reply"
-	mustRecord(t, s, mine)
-	mustRecord(t, s, theirs)
-	MustFlush(t, s)
+	storetest.MustRecord(t, s, mine)
+	storetest.MustRecord(t, s, theirs)
+	storetest.MustFlush(t, s)
 	ctx := context.Background()
 	got, err := s.Texts(ctx, []string{mine.ID, theirs.ID, "nope"}, store.Viewer{KeyHash: "alice"})
 	if err != nil || len(got) != 1 || got[mine.ID].Content != "alice's reply" || string(got[mine.ID].Request) != "{}" {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/storetest"
 )
 
 // pendingRow is what Filter.Matches sees of a record: the fields an
@@ -25,13 +26,13 @@ func newMatchFixture(t *testing.T, base time.Time) (*sqlite.SQLite, []pendingRow
 	s := MustOpenTemp(t, sqlite.Options{})
 	var rows []pendingRow
 	put := func(name, key, method, path, model string, start time.Time) {
-		rec := newRecord(t, key)
+		rec := storetest.NewRecord(t, key)
 		rec.Method, rec.Path, rec.URL, rec.ModelRequested, rec.Start = method, path, "/v1"+path, model, start
 		if len(rows)%2 == 0 {
 			rec.Model = model // served and requested model agree
 		}
 		rows = append(rows, pendingRow{name, rec.ID, key, method, model, path, start})
-		mustRecord(t, s, rec) // the store owns rec from here
+		storetest.MustRecord(t, s, rec) // the store owns rec from here
 	}
 	put("a-chat", "alice", "POST", "/chat/completions", "openai/gpt-4o", base)
 	put("a-models", "alice", "GET", "/models", "", base.Add(time.Minute))
@@ -40,7 +41,7 @@ func newMatchFixture(t *testing.T, base time.Time) (*sqlite.SQLite, []pendingRow
 	put("b-chat", "bob", "POST", "/chat/completions", "meta/llama", base.Add(3*time.Minute+500))
 	put("b-embed", "bob", "POST", "/embeddings", "openai/text-embedding-3", base.Add(4*time.Minute))
 	put("n-chat", "", "POST", "/chat/completions", "", base.Add(5*time.Minute))
-	MustFlush(t, s)
+	storetest.MustFlush(t, s)
 	return s, rows
 }
 

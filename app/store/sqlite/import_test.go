@@ -7,20 +7,21 @@ import (
 	"testing"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/storetest"
 )
 
 func TestExisting(t *testing.T) {
 	s := MustOpenTemp(t, sqlite.Options{})
 	var stored []string
 	for range 3 {
-		rec := newRecord(t, "")
+		rec := storetest.NewRecord(t, "")
 		stored = append(stored, rec.ID)
-		mustRecord(t, s, rec)
+		storetest.MustRecord(t, s, rec)
 	}
-	MustFlush(t, s)
+	storetest.MustFlush(t, s)
 
 	t.Run("SomePresent", func(t *testing.T) {
-		ask := []string{newID(t), stored[0], stored[2], newID(t), stored[0]}
+		ask := []string{storetest.NewID(t), stored[0], stored[2], storetest.NewID(t), stored[0]}
 		got, err := s.Existing(context.Background(), ask)
 		if err != nil {
 			t.Fatal(err)
@@ -35,7 +36,7 @@ func TestExisting(t *testing.T) {
 		// second and third of them.
 		ask := make([]string, 2500)
 		for i := range ask {
-			ask[i] = newID(t)
+			ask[i] = storetest.NewID(t)
 		}
 		ask[10], ask[1500], ask[2499] = stored[0], stored[1], stored[2]
 		got, err := s.Existing(context.Background(), ask)

@@ -15,6 +15,7 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/storetest"
 )
 
 // fixture is a store holding a small, known set of records, and their ids
@@ -43,12 +44,12 @@ func newFixture(t *testing.T) *fixture {
 		name: map[string]string{},
 	}
 	put := func(name, key string, edit func(r *capture.Record)) {
-		rec := newRecord(t, key)
+		rec := storetest.NewRecord(t, key)
 		rec.Start = f.base.Add(time.Duration(len(f.ids)) * time.Minute)
 		rec.KeyMask = "mask-" + key
 		edit(rec)
 		f.ids[name], f.name[rec.ID] = rec.ID, name
-		mustRecord(t, f.s, rec)
+		storetest.MustRecord(t, f.s, rec)
 	}
 	put("a1", "alice", func(r *capture.Record) {
 		r.Model, r.ModelRequested = "openai/gpt-4o", "openai/gpt-4o"
@@ -79,7 +80,7 @@ func newFixture(t *testing.T) *fixture {
 		r.Status, r.Outcome = 0, capture.OutcomeProxyError
 		r.Error = "upstream unreachable"
 	})
-	MustFlush(t, f.s)
+	storetest.MustFlush(t, f.s)
 	return f
 }
 
@@ -353,7 +354,7 @@ func TestStats(t *testing.T) {
 		5: now.Add(time.Minute),
 	}
 	for i := range 20 {
-		rec := newRecord(t, "alice")
+		rec := storetest.NewRecord(t, "alice")
 		rec.Duration = time.Duration((i*7)%20+1) * 10 * time.Millisecond
 		rec.Start = now.Add(-24 * time.Hour)
 		if st, ok := starts[i]; ok {
@@ -372,13 +373,13 @@ func TestStats(t *testing.T) {
 		case 5: // not a stream: its TTFT does not count
 			rec.TTFT = 9 * time.Second
 		}
-		mustRecord(t, s, rec)
+		storetest.MustRecord(t, s, rec)
 	}
 	// Another key's record, huge in every way, must not count for alice.
-	other := newRecord(t, "bob")
+	other := storetest.NewRecord(t, "bob")
 	other.Start, other.Duration, other.TotalTokens, other.Cost = now, time.Hour, 1e6, 100
-	mustRecord(t, s, other)
-	MustFlush(t, s)
+	storetest.MustRecord(t, s, other)
+	storetest.MustFlush(t, s)
 
 	got, err := s.Stats(ctx, store.Filter{Viewer: alice}, now)
 	if err != nil {
@@ -510,16 +511,16 @@ func TestLastID(t *testing.T) {
 		}
 		var last string
 		for range 3 {
-			rec := newRecord(t, "alice")
+			rec := storetest.NewRecord(t, "alice")
 			last = rec.ID
-			mustRecord(t, s, rec)
-			MustFlush(t, s)
+			storetest.MustRecord(t, s, rec)
+			storetest.MustFlush(t, s)
 			if id, err := s.LastID(ctx, alice); err != nil || id != last {
 				t.Fatalf("LastID = %q, %v; want %q", id, err, last)
 			}
 		}
-		mustRecord(t, s, newRecord(t, "bob"))
-		MustFlush(t, s)
+		storetest.MustRecord(t, s, storetest.NewRecord(t, "bob"))
+		storetest.MustFlush(t, s)
 		if id, err := s.LastID(ctx, alice); err != nil || id != last {
 			t.Fatalf("LastID after bob's record = %q, %v; want alice's %q", id, err, last)
 		}

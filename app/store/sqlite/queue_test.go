@@ -18,6 +18,7 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite/sqlitetest"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/storetest"
 )
 
 // stalledWriter returns a hook that holds the writer inside its first
@@ -53,11 +54,11 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestBackPressure(t *testing.T) {
 	hook, entered, release := stalledWriter()
 	s := MustOpenTemp(t, sqlite.Options{QueueBytes: 1, QueueWait: time.Minute, BatchSize: 1, Hooks: []store.Hook{hook}})
-	mustRecord(t, s, newRecord(t, "k")) // admitted to an empty queue whatever its size
+	storetest.MustRecord(t, s, storetest.NewRecord(t, "k")) // admitted to an empty queue whatever its size
 	<-entered
 
 	returned := make(chan error, 1)
-	go func() { returned <- s.Record(newRecord(t, "k")) }()
+	go func() { returned <- s.Record(storetest.NewRecord(t, "k")) }()
 	waitFor(t, "Record to wait for room", func() bool { return s.Health().Waiting == 1 })
 	select {
 	case err := <-returned:
@@ -68,8 +69,8 @@ func TestBackPressure(t *testing.T) {
 	if err := <-returned; err != nil {
 		t.Fatal(err)
 	}
-	MustFlush(t, s)
-	if n, h := MustCount(t, s), s.Health(); n != 2 || h.Lost != 0 || h.QueuedRecords != 0 || h.QueuedBytes != 0 {
+	storetest.MustFlush(t, s)
+	if n, h := storetest.MustCount(t, s), s.Health(); n != 2 || h.Lost != 0 || h.QueuedRecords != 0 || h.QueuedBytes != 0 {
 		t.Fatalf("count %d, health %+v: want 2 records, none lost, an empty queue", n, h)
 	}
 }
@@ -82,16 +83,16 @@ func TestQueueFullGivesUp(t *testing.T) {
 	hook, entered, release := stalledWriter()
 	logger, logs := newLogger()
 	s := MustOpenTemp(t, sqlite.Options{QueueBytes: 1, QueueWait: time.Millisecond, BatchSize: 1, Logger: logger, Hooks: []store.Hook{hook}})
-	mustRecord(t, s, newRecord(t, "k"))
+	storetest.MustRecord(t, s, storetest.NewRecord(t, "k"))
 	<-entered
-	lost := newRecord(t, "k")
-	mustRecord(t, s, lost)
+	lost := storetest.NewRecord(t, "k")
+	storetest.MustRecord(t, s, lost)
 	if h := s.Health(); h.Lost != 1 || !h.Degraded {
 		t.Fatalf("health %+v: want 1 lost and degraded", h)
 	}
 	close(release)
-	MustFlush(t, s)
-	if n := MustCount(t, s); n != 1 {
+	storetest.MustFlush(t, s)
+	if n := storetest.MustCount(t, s); n != 1 {
 		t.Fatalf("count %d, want 1", n)
 	}
 	if err := s.Close(); err != nil {
@@ -105,7 +106,7 @@ func TestQueueFullGivesUp(t *testing.T) {
 // bigRecord is a raw record as the proxy hands it over, with a request body
 // of size bytes captured up to a 1 MiB limit.
 func bigRecord(t testing.TB, size int) *capture.Record {
-	rec := newRecord(t, "k")
+	rec := storetest.NewRecord(t, "k")
 	rec.Analyzed = false
 	rec.ReqBody = capture.Body{Limit: 1 << 20}
 	chunk := []byte(strings.Repeat("x", 64<<10))
@@ -142,7 +143,7 @@ func TestQueueMemoryCeiling(t *testing.T) {
 	logger, _ := newLogger()
 	s := MustOpenTemp(t, sqlite.Options{QueueBytes: budget, QueueWait: time.Millisecond, Logger: logger, Hooks: []store.Hook{hook}})
 	defer close(release)
-	mustRecord(t, s, newRecord(t, "k"))
+	storetest.MustRecord(t, s, storetest.NewRecord(t, "k"))
 	<-entered
 
 	heap := func() uint64 {
@@ -153,7 +154,7 @@ func TestQueueMemoryCeiling(t *testing.T) {
 	}
 	before, rssBefore := heap(), rss(t)
 	for range 200 {
-		mustRecord(t, s, bigRecord(t, 4<<20))
+		storetest.MustRecord(t, s, bigRecord(t, 4<<20))
 	}
 	grown := int64(heap()) - int64(before)
 	rssGrown := rss(t) - rssBefore
@@ -214,13 +215,13 @@ func TestDatabaseFailingDegradesThenRecovers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			logger, logs := newLogger()
 			s := MustOpenTemp(t, sqlite.Options{Logger: logger, QueueWait: time.Millisecond})
-			mustRecord(t, s, newRecord(t, "k"))
-			MustFlush(t, s)
+			storetest.MustRecord(t, s, storetest.NewRecord(t, "k"))
+			storetest.MustFlush(t, s)
 			if err := tc.fail(s); err != nil {
 				t.Fatal(err)
 			}
 			for range 20 {
-				mustRecord(t, s, bigRecord(t, 200<<10))
+				storetest.MustRecord(t, s, bigRecord(t, 200<<10))
 			}
 			waitFor(t, "the store to report failing", func() bool { return s.Health().Failing })
 			if h := s.Health(); !h.Degraded || !strings.Contains(h.LastError, tc.wantErr) || h.Lost != 0 {
@@ -230,8 +231,8 @@ func TestDatabaseFailingDegradesThenRecovers(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitFor(t, "recovery", func() bool { return !s.Health().Failing })
-			MustFlush(t, s)
-			if n := MustCount(t, s); n != 21 {
+			storetest.MustFlush(t, s)
+			if n := storetest.MustCount(t, s); n != 21 {
 				t.Fatalf("count %d, want all 21 records written after recovery", n)
 			}
 			if out := logs.String(); !strings.Contains(out, "refuses writes") || !strings.Contains(out, "recording resumed") {
@@ -248,13 +249,13 @@ func TestLockedByAnotherProcess(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "proxy.db")
 	logger, _ := newLogger()
 	s := MustOpen(t, path, sqlite.Options{QueueWait: time.Millisecond, Logger: logger})
-	mustRecord(t, s, newRecord(t, "k"))
-	MustFlush(t, s)
+	storetest.MustRecord(t, s, storetest.NewRecord(t, "k"))
+	storetest.MustFlush(t, s)
 
 	release := sqlitetest.HoldLock(t, path)
 	start := time.Now()
 	for range 5 {
-		mustRecord(t, s, newRecord(t, "k"))
+		storetest.MustRecord(t, s, storetest.NewRecord(t, "k"))
 	}
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("Record took %v with the database locked: it must not wait on the database", took)
@@ -265,8 +266,8 @@ func TestLockedByAnotherProcess(t *testing.T) {
 	}
 	release()
 	waitFor(t, "recovery", func() bool { return !s.Health().Failing })
-	MustFlush(t, s)
-	if n, h := MustCount(t, s), s.Health(); n != 6 || h.Lost != 0 {
+	storetest.MustFlush(t, s)
+	if n, h := storetest.MustCount(t, s), s.Health(); n != 6 || h.Lost != 0 {
 		t.Fatalf("count %d lost %d: want every record written after the lock was released", n, h.Lost)
 	}
 }

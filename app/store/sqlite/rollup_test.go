@@ -18,6 +18,7 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/storetest"
 )
 
 // exchange is one record of the fixed set the rollup tests know the sums of.
@@ -59,7 +60,7 @@ var fixedExchanges = []exchange{
 
 // recordOf returns the record of an exchange.
 func recordOf(t testing.TB, x exchange, base time.Time) *capture.Record {
-	rec := newRecord(t, x.key)
+	rec := storetest.NewRecord(t, x.key)
 	rec.KeyMask = "mask-" + x.key
 	rec.Start = base.Add(x.at)
 	rec.Method, rec.Status, rec.Outcome, rec.Stream = x.method, x.status, x.outcome, x.stream
@@ -78,9 +79,9 @@ func TestRollupStats(t *testing.T) {
 	ctx := context.Background()
 	base := rollupBase()
 	for _, x := range fixedExchanges {
-		mustRecord(t, s, recordOf(t, x, base))
+		storetest.MustRecord(t, s, recordOf(t, x, base))
 	}
-	MustFlush(t, s)
+	storetest.MustFlush(t, s)
 	now := base.Add(3 * time.Hour)
 
 	t.Run("Alice", func(t *testing.T) {
@@ -173,9 +174,9 @@ func TestBreakdown(t *testing.T) {
 	ctx := context.Background()
 	base := rollupBase()
 	for _, x := range fixedExchanges {
-		mustRecord(t, s, recordOf(t, x, base))
+		storetest.MustRecord(t, s, recordOf(t, x, base))
 	}
-	MustFlush(t, s)
+	storetest.MustFlush(t, s)
 
 	type row struct {
 		value, label string
@@ -266,9 +267,9 @@ func TestSeries(t *testing.T) {
 	ctx := context.Background()
 	base := rollupBase()
 	for _, x := range fixedExchanges {
-		mustRecord(t, s, recordOf(t, x, base))
+		storetest.MustRecord(t, s, recordOf(t, x, base))
 	}
-	MustFlush(t, s)
+	storetest.MustFlush(t, s)
 
 	t.Run("Minutes", func(t *testing.T) {
 		// base+30 s .. base+2 min 30 s widens to the whole minutes
@@ -334,14 +335,14 @@ func TestModelsMethodsKeysFromRollups(t *testing.T) {
 	ctx := context.Background()
 	base := rollupBase()
 	for _, x := range fixedExchanges {
-		mustRecord(t, s, recordOf(t, x, base))
+		storetest.MustRecord(t, s, recordOf(t, x, base))
 	}
-	MustFlush(t, s)
+	storetest.MustFlush(t, s)
 	// Retention keeps one record; the lists still know the others.
 	if _, err := s.Prune(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := MustCount(t, s); n != 1 {
+	if n := storetest.MustCount(t, s); n != 1 {
 		t.Fatalf("%d records after retention, want 1", n)
 	}
 	models, err := s.Models(ctx, alice)
@@ -475,7 +476,7 @@ func TestRollupsMatchRows(t *testing.T) {
 	outcomes := []capture.Outcome{capture.OutcomeOK, capture.OutcomeOK, capture.OutcomeOK, capture.OutcomeUpstreamError}
 	statuses := []int{200, 200, 200, 502}
 	for range 1500 {
-		rec := newRecord(t, fmt.Sprintf("k%d", r.IntN(3)))
+		rec := storetest.NewRecord(t, fmt.Sprintf("k%d", r.IntN(3)))
 		// Newer records get newer ids, so retention deletes the oldest.
 		rec.Start = base.Add(-80 * time.Hour).Add(time.Duration(r.Int64N(int64(80 * time.Hour))))
 		rec.ID = fmt.Sprintf("%020d-%s", rec.Start.UnixNano(), rec.ID)
@@ -496,9 +497,9 @@ func TestRollupsMatchRows(t *testing.T) {
 		rec.TotalTokens = rec.PromptTokens + rec.CompletionTokens
 		rec.CachedTokens, rec.ReasoningTokens = int64(r.IntN(100)), int64(r.IntN(50))
 		rec.Cost = float64(r.IntN(1000)) / 1e5
-		mustRecord(t, s, rec)
+		storetest.MustRecord(t, s, rec)
 	}
-	MustFlush(t, s)
+	storetest.MustFlush(t, s)
 
 	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
 	if err != nil {
@@ -573,9 +574,9 @@ func TestCompaction(t *testing.T) {
 	ctx := context.Background()
 	base := rollupBase()
 	for _, x := range fixedExchanges {
-		mustRecord(t, s, recordOf(t, x, base))
+		storetest.MustRecord(t, s, recordOf(t, x, base))
 	}
-	MustFlush(t, s)
+	storetest.MustFlush(t, s)
 	before := map[store.Dimension][]store.BreakdownRow{}
 	for _, by := range []store.Dimension{store.ByModel, store.ByKey, store.ByStatus} {
 		rows, err := s.Breakdown(ctx, store.Filter{Viewer: admin}, by)
@@ -632,8 +633,8 @@ func TestCompaction(t *testing.T) {
 	// The grains compacted away stay away: new records are counted at
 	// the grains still kept, and totals still add up.
 	old := recordOf(t, fixedExchanges[0], base)
-	mustRecord(t, s, old)
-	MustFlush(t, s)
+	storetest.MustRecord(t, s, old)
+	storetest.MustFlush(t, s)
 	if st, err := s.Stats(ctx, store.Filter{Viewer: admin}, base); err != nil || st.TotalRequests != statsBefore.TotalRequests+1 {
 		t.Errorf("Stats after one more record = %+v, %v", st, err)
 	}
@@ -745,9 +746,9 @@ func TestBackfill(t *testing.T) {
 	live := MustOpen(t, livePath, sqlite.Options{})
 	for _, rec := range recs {
 		copied := *rec
-		mustRecord(t, live, &copied)
+		storetest.MustRecord(t, live, &copied)
 	}
-	MustFlush(t, live)
+	storetest.MustFlush(t, live)
 	if err := live.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -789,7 +790,7 @@ func TestBackfill(t *testing.T) {
 	if want := []int64{0, 64, 128, 192, 256, 300}; !slices.Equal(calls, want) {
 		t.Errorf("progress = %v, want %v", calls, want)
 	}
-	MustFlush(t, old)
+	storetest.MustFlush(t, old)
 	if err := old.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -816,10 +817,10 @@ func TestBackfill(t *testing.T) {
 
 func TestProviderStored(t *testing.T) {
 	s := MustOpenTemp(t, sqlite.Options{})
-	rec := newRecord(t, "alice")
+	rec := storetest.NewRecord(t, "alice")
 	rec.Provider = "Google Vertex"
-	mustRecord(t, s, rec)
-	MustFlush(t, s)
+	storetest.MustRecord(t, s, rec)
+	storetest.MustFlush(t, s)
 	got, err := s.Get(context.Background(), rec.ID, alice)
 	if err != nil || got.Provider != "Google Vertex" {
 		t.Fatalf("Get = %+v, %v; want provider Google Vertex", got, err)
@@ -843,9 +844,9 @@ func TestRollupDimsMigration(t *testing.T) {
 		x := fixedExchanges[i%len(fixedExchanges)]
 		x.at = time.Duration(r.Int64N(int64(70 * 24 * time.Hour)))
 		x.dur = time.Duration(1+r.IntN(5000)) * time.Millisecond
-		mustRecord(t, s, recordOf(t, x, base.Add(-69*24*time.Hour)))
+		storetest.MustRecord(t, s, recordOf(t, x, base.Add(-69*24*time.Hour)))
 	}
-	MustFlush(t, s)
+	storetest.MustFlush(t, s)
 	before, err := s.Breakdown(context.Background(), store.Filter{Viewer: admin}, store.ByModel)
 	if err != nil {
 		t.Fatal(err)

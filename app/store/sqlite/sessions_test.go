@@ -11,6 +11,7 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/storetest"
 )
 
 // newSession returns a session created at now that lasts a day.
@@ -78,7 +79,7 @@ func TestSessions(t *testing.T) {
 				case <-stop:
 					return
 				default:
-					if err := s.Record(newRecord(t, "k")); err != nil {
+					if err := s.Record(storetest.NewRecord(t, "k")); err != nil {
 						t.Error(err)
 						return
 					}

@@ -16,11 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/storetest"
 )
 
 // MustOpen opens a store at path and closes it when the test ends.
@@ -44,66 +43,8 @@ func MustOpenTemp(tb testing.TB, opts sqlite.Options) *sqlite.SQLite {
 	return MustOpen(tb, filepath.Join(tb.TempDir(), "proxy.db"), opts)
 }
 
-// MustFlush flushes s, failing the test on error.
-func MustFlush(tb testing.TB, s store.Store) {
-	tb.Helper()
-	if err := s.Flush(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-}
-
 // admin sees every record.
 var admin = store.Viewer{Admin: true}
-
-// MustCount returns s's record count, failing the test on error.
-func MustCount(tb testing.TB, s store.Store) int64 {
-	tb.Helper()
-	n, err := s.Count(context.Background(), store.Filter{Viewer: admin})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return n
-}
-
-// newID returns a fresh UUIDv7 string, as the proxy assigns.
-func newID(tb testing.TB) string {
-	tb.Helper()
-	id, err := uuid.NewV7()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return id.String()
-}
-
-// newRecord returns an analysed record with a fresh id, so the writer's
-// call to Analyze has nothing left to do.
-func newRecord(tb testing.TB, keyHash string) *capture.Record {
-	tb.Helper()
-	return &capture.Record{
-		ID:             newID(tb),
-		Start:          time.Now(),
-		Method:         "POST",
-		URL:            "/v1/chat/completions",
-		Path:           "/chat/completions",
-		ReqBody:        capture.Body{Size: 2},
-		ReqBodyStored:  []byte("{}"),
-		Status:         200,
-		Analyzed:       true,
-		KeyHash:        keyHash,
-		ReqHeaderJSON:  `{}`,
-		RespHeaderJSON: `{}`,
-		Outcome:        capture.OutcomeOK,
-		Attempts:       1,
-	}
-}
-
-// mustRecord queues rec, failing the test on error.
-func mustRecord(tb testing.TB, s store.Store, rec *capture.Record) {
-	tb.Helper()
-	if err := s.Record(rec); err != nil {
-		tb.Fatal(err)
-	}
-}
 
 // syncBuffer is a bytes.Buffer safe for the writer goroutine's logger and
 // the test to share.
@@ -134,7 +75,7 @@ func TestOpen(t *testing.T) {
 	t.Run("AppliesMigrations", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "proxy.db")
 		s := MustOpen(t, path, sqlite.Options{})
-		if n := MustCount(t, s); n != 0 {
+		if n := storetest.MustCount(t, s); n != 0 {
 			t.Fatalf("Count = %d, want 0", n)
 		}
 
@@ -173,14 +114,14 @@ func TestOpen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec := newRecord(t, "k")
-		mustRecord(t, s, rec)
+		rec := storetest.NewRecord(t, "k")
+		storetest.MustRecord(t, s, rec)
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
 
 		s = MustOpen(t, path, sqlite.Options{})
-		if n := MustCount(t, s); n != 1 {
+		if n := storetest.MustCount(t, s); n != 1 {
 			t.Fatalf("Count after reopen = %d, want 1", n)
 		}
 		if _, err := s.Get(context.Background(), rec.ID, admin); err != nil {
@@ -195,7 +136,7 @@ func TestGet(t *testing.T) {
 
 		// want holds exactly the fields the store keeps.
 		want := capture.Record{
-			ID:               newID(t),
+			ID:               storetest.NewID(t),
 			Start:            time.Date(2025, 3, 4, 5, 6, 7, 123456000, time.UTC),
 			Method:           "POST",
 			URL:              "/v1/chat/completions?x=1",
@@ -244,8 +185,8 @@ func TestGet(t *testing.T) {
 		in.ReqHeader = map[string][]string{"Authorization": {"Bearer sk-or-v1-secret"}}
 		in.Marks = capture.Marks{{Offset: 1, At: time.Millisecond}}
 		in.ProxyErr = "x"
-		mustRecord(t, s, &in)
-		MustFlush(t, s)
+		storetest.MustRecord(t, s, &in)
+		storetest.MustFlush(t, s)
 
 		got, err := s.Get(context.Background(), want.ID, admin)
 		if err != nil {
@@ -265,7 +206,7 @@ func TestGet(t *testing.T) {
 
 	t.Run("NotFound", func(t *testing.T) {
 		s := MustOpenTemp(t, sqlite.Options{})
-		_, err := s.Get(context.Background(), newID(t), admin)
+		_, err := s.Get(context.Background(), storetest.NewID(t), admin)
 		if !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("err = %v, want ErrNotFound", err)
 		}
@@ -311,7 +252,7 @@ func TestRecord(t *testing.T) {
 			t.Fatal(err)
 		}
 		rec := &capture.Record{
-			ID:        newID(t),
+			ID:        storetest.NewID(t),
 			Start:     time.Now(),
 			Method:    "POST",
 			URL:       "/v1/chat/completions",
@@ -323,8 +264,8 @@ func TestRecord(t *testing.T) {
 		}
 		rec.ReqBody.Limit = 1 << 10
 		rec.ReqBody.Write([]byte(`{"model":"openai/gpt-4o"}`))
-		mustRecord(t, s, rec)
-		MustFlush(t, s)
+		storetest.MustRecord(t, s, rec)
+		storetest.MustFlush(t, s)
 
 		got, err := s.Get(context.Background(), rec.ID, admin)
 		if err != nil {
@@ -373,7 +314,7 @@ func TestGroupCommit(t *testing.T) {
 	for w := range workers {
 		wg.Go(func() {
 			for range each {
-				rec := newRecord(t, "k")
+				rec := storetest.NewRecord(t, "k")
 				ids[w] = append(ids[w], rec.ID)
 				if err := s.Record(rec); err != nil {
 					t.Error(err)
@@ -382,9 +323,9 @@ func TestGroupCommit(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	MustFlush(t, s)
+	storetest.MustFlush(t, s)
 
-	if n := MustCount(t, s); n != int64(workers*each) {
+	if n := storetest.MustCount(t, s); n != int64(workers*each) {
 		t.Fatalf("Count = %d, want %d", n, workers*each)
 	}
 	recs, total, err := s.List(context.Background(), store.Filter{Viewer: admin})
@@ -447,14 +388,14 @@ func TestHookError(t *testing.T) {
 				AfterCommit: func([]*capture.Record) { commits++ },
 			}},
 		})
-		mustRecord(t, s, newRecord(t, "k"))
-		MustFlush(t, s)
+		storetest.MustRecord(t, s, storetest.NewRecord(t, "k"))
+		storetest.MustFlush(t, s)
 
 		// Each retry saw only its own rows: the failed tries rolled back.
 		if calls != 3 || visible != 3 || commits != 1 {
 			t.Fatalf("calls=%d visible=%d commits=%d, want 3, 3, 1\n%s", calls, visible, commits, logs)
 		}
-		if n := MustCount(t, s); n != 1 {
+		if n := storetest.MustCount(t, s); n != 1 {
 			t.Fatalf("Count = %d, want 1", n)
 		}
 		if got := strings.Count(logs.String(), "store: commit failed"); got != 2 {
@@ -476,10 +417,10 @@ func TestHookError(t *testing.T) {
 			}},
 		})
 		for range 3 {
-			mustRecord(t, s, newRecord(t, "k"))
+			storetest.MustRecord(t, s, storetest.NewRecord(t, "k"))
 		}
-		MustFlush(t, s)
-		if n := MustCount(t, s); n != 0 {
+		storetest.MustFlush(t, s)
+		if n := storetest.MustCount(t, s); n != 0 {
 			t.Fatalf("Count = %d, want 0", n)
 		}
 		if committed {
@@ -493,18 +434,18 @@ func TestHookError(t *testing.T) {
 	t.Run("BadRecordIsolated", func(t *testing.T) {
 		logger, logs := newLogger()
 		s := MustOpenTemp(t, sqlite.Options{Logger: logger, BatchDelay: time.Hour})
-		first := newRecord(t, "k")
-		mustRecord(t, s, first)
-		MustFlush(t, s)
+		first := storetest.NewRecord(t, "k")
+		storetest.MustRecord(t, s, first)
+		storetest.MustFlush(t, s)
 
-		dup := newRecord(t, "k")
+		dup := storetest.NewRecord(t, "k")
 		dup.ID = first.ID
-		mustRecord(t, s, newRecord(t, "k"))
-		mustRecord(t, s, dup)
-		mustRecord(t, s, newRecord(t, "k"))
-		MustFlush(t, s)
+		storetest.MustRecord(t, s, storetest.NewRecord(t, "k"))
+		storetest.MustRecord(t, s, dup)
+		storetest.MustRecord(t, s, storetest.NewRecord(t, "k"))
+		storetest.MustFlush(t, s)
 
-		if n := MustCount(t, s); n != 3 {
+		if n := storetest.MustCount(t, s); n != 3 {
 			t.Fatalf("Count = %d, want 3: one duplicate must not cost its batch", n)
 		}
 		if out := logs.String(); !strings.Contains(out, "lost=1") || !strings.Contains(out, first.ID) {
@@ -521,12 +462,12 @@ func TestClose(t *testing.T) {
 			t.Fatal(err)
 		}
 		for range 500 {
-			mustRecord(t, s, newRecord(t, "k"))
+			storetest.MustRecord(t, s, storetest.NewRecord(t, "k"))
 		}
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Record(newRecord(t, "k")); !errors.Is(err, store.ErrClosed) {
+		if err := s.Record(storetest.NewRecord(t, "k")); !errors.Is(err, store.ErrClosed) {
 			t.Fatalf("Record after Close: %v, want ErrClosed", err)
 		}
 		if err := s.Flush(context.Background()); !errors.Is(err, store.ErrClosed) {
@@ -537,7 +478,7 @@ func TestClose(t *testing.T) {
 		}
 
 		s = MustOpen(t, path, sqlite.Options{})
-		if n := MustCount(t, s); n != 500 {
+		if n := storetest.MustCount(t, s); n != 500 {
 			t.Fatalf("Count after reopen = %d, want 500", n)
 		}
 	})
@@ -558,7 +499,7 @@ func TestClose(t *testing.T) {
 			wg.Go(func() {
 				started <- struct{}{}
 				for {
-					err := s.Record(newRecord(t, "k"))
+					err := s.Record(storetest.NewRecord(t, "k"))
 					if errors.Is(err, store.ErrClosed) {
 						return
 					} else if err != nil {
@@ -586,7 +527,7 @@ func TestClose(t *testing.T) {
 		wg.Wait()
 
 		s = MustOpen(t, path, sqlite.Options{})
-		if n := MustCount(t, s); n != int64(accepted) {
+		if n := storetest.MustCount(t, s); n != int64(accepted) {
 			t.Fatalf("Count = %d, want the %d accepted records", n, accepted)
 		}
 	})
@@ -600,11 +541,11 @@ func TestRetention(t *testing.T) {
 	insert := func(t *testing.T, s store.Store) []string {
 		ids := make([]string, 0, total)
 		for range total {
-			rec := newRecord(t, "k")
+			rec := storetest.NewRecord(t, "k")
 			ids = append(ids, rec.ID)
-			mustRecord(t, s, rec)
+			storetest.MustRecord(t, s, rec)
 		}
-		MustFlush(t, s)
+		storetest.MustFlush(t, s)
 		slices.Sort(ids)
 		return ids
 	}
@@ -678,7 +619,7 @@ func TestRetention(t *testing.T) {
 		if sum != total-keep {
 			t.Fatalf("retention deleted %d, want %d", sum, total-keep)
 		}
-		MustFlush(t, s)
+		storetest.MustFlush(t, s)
 		if got := remaining(t, s); !slices.Equal(got, ids[total-keep:]) {
 			t.Fatalf("the newest %d did not remain: %d left", keep, len(got))
 		}
@@ -690,7 +631,7 @@ func TestRetention(t *testing.T) {
 		if n, err := s.Prune(context.Background()); err != nil || n != 0 {
 			t.Fatalf("Prune = %d, %v; want 0", n, err)
 		}
-		if n := MustCount(t, s); n != total {
+		if n := storetest.MustCount(t, s); n != total {
 			t.Fatalf("Count = %d, want %d", n, total)
 		}
 	})
@@ -701,12 +642,12 @@ func TestList(t *testing.T) {
 	byKey := map[string][]string{}
 	for i := range 30 {
 		key := []string{"alice", "bob", "carol"}[i%3]
-		rec := newRecord(t, key)
+		rec := storetest.NewRecord(t, key)
 		rec.ReqBodyStored = []byte("secret body")
 		byKey[key] = append(byKey[key], rec.ID)
-		mustRecord(t, s, rec)
+		storetest.MustRecord(t, s, rec)
 	}
-	MustFlush(t, s)
+	storetest.MustFlush(t, s)
 	for _, ids := range byKey {
 		slices.Sort(ids)
 		slices.Reverse(ids) // newest first
@@ -772,7 +713,7 @@ func BenchmarkWriter(b *testing.B) {
 			respBody := bytes.Repeat([]byte("y"), size-size/3)
 			recs := make([]*capture.Record, b.N)
 			for i := range recs {
-				rec := newRecord(b, "k")
+				rec := storetest.NewRecord(b, "k")
 				rec.ReqBodyStored, rec.RespBodyStored = reqBody, respBody
 				recs[i] = rec
 			}
@@ -782,7 +723,7 @@ func BenchmarkWriter(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			MustFlush(b, s)
+			storetest.MustFlush(b, s)
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 		})
 	}

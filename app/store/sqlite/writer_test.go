@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/storetest"
 )
 
 // TestOnCommit: each committed transaction is reported once, with its
@@ -19,9 +20,9 @@ func TestOnCommit(t *testing.T) {
 		got = append(got, commit{took, n})
 	}})
 	for range 6 {
-		mustRecord(t, s, newRecord(t, "k"))
+		storetest.MustRecord(t, s, storetest.NewRecord(t, "k"))
 	}
-	MustFlush(t, s)
+	storetest.MustFlush(t, s)
 	if len(got) != 2 || got[0].n != 4 || got[1].n != 2 {
 		t.Fatalf("OnCommit calls %+v, want batches of 4 and 2", got)
 	}
