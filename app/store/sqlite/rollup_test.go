@@ -21,359 +21,6 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/storetest"
 )
 
-// exchange is one record of the fixed set the rollup tests know the sums of.
-type exchange struct {
-	key, model, provider, method string
-	status                       int
-	outcome                      capture.Outcome
-	stream                       bool
-	at                           time.Duration // after the fixture's base
-	dur, ttft                    time.Duration
-	prompt, completion           int64
-	cached, reasoning            int64
-	cost                         float64
-}
-
-// rollupBase is a fixed minute in the past, well within the minute rollups'
-// 48 hours whenever the tests run, and not at an hour boundary.
-func rollupBase() time.Time {
-	return time.Now().UTC().Add(-3 * time.Hour).Truncate(time.Hour).Add(17 * time.Minute)
-}
-
-// fixedExchanges: alice has four (two models, one error), bob two (one
-// 500), and one came without a key.
-var fixedExchanges = []exchange{
-	{key: "alice", model: "openai/gpt-4o", provider: "OpenAI", method: "POST", status: 200, outcome: capture.OutcomeOK, stream: true,
-		at: 10 * time.Second, dur: 2 * time.Second, ttft: 500 * time.Millisecond, prompt: 100, completion: 50, cached: 20, reasoning: 5, cost: 0.01},
-	{key: "alice", model: "openai/gpt-4o", provider: "Azure", method: "POST", status: 200, outcome: capture.OutcomeOK, stream: true,
-		at: 70 * time.Second, dur: 4 * time.Second, ttft: 1 * time.Second, prompt: 200, completion: 150, cost: 0.03},
-	{key: "alice", model: "anthropic/claude", provider: "Anthropic", method: "POST", status: 429, outcome: capture.OutcomeUpstreamError,
-		at: 2 * time.Hour, dur: 100 * time.Millisecond},
-	{key: "alice", model: "anthropic/claude", provider: "Anthropic", method: "POST", status: 200, outcome: capture.OutcomeOK,
-		at: 2*time.Hour + 30*time.Second, dur: 1 * time.Second, prompt: 10, completion: 10, cost: 0.002},
-	{key: "bob", model: "openai/gpt-4o", provider: "OpenAI", method: "POST", status: 500, outcome: capture.OutcomeUpstreamError,
-		at: 30 * time.Second, dur: 300 * time.Millisecond},
-	{key: "bob", model: "meta/llama", provider: "Together", method: "GET", status: 200, outcome: capture.OutcomeOK,
-		at: 90 * time.Minute, dur: 200 * time.Millisecond, prompt: 1, completion: 1, cost: 0.5},
-	{key: "", model: "", method: "POST", status: 0, outcome: capture.OutcomeProxyError, at: 45 * time.Second, dur: 50 * time.Millisecond},
-}
-
-// recordOf returns the record of an exchange.
-func recordOf(t testing.TB, x exchange, base time.Time) *capture.Record {
-	rec := storetest.NewRecord(t, x.key)
-	rec.KeyMask = "mask-" + x.key
-	rec.Start = base.Add(x.at)
-	rec.Method, rec.Status, rec.Outcome, rec.Stream = x.method, x.status, x.outcome, x.stream
-	rec.Model, rec.ModelRequested, rec.Provider = x.model, x.model, x.provider
-	rec.Duration, rec.TTFT = x.dur, x.ttft
-	rec.PromptTokens, rec.CompletionTokens, rec.TotalTokens = x.prompt, x.completion, x.prompt+x.completion
-	rec.CachedTokens, rec.ReasoningTokens, rec.Cost = x.cached, x.reasoning, x.cost
-	if x.outcome != capture.OutcomeOK {
-		rec.Error = "failed"
-	}
-	return rec
-}
-
-func TestRollupStats(t *testing.T) {
-	s := MustOpenTemp(t, sqlite.Options{})
-	ctx := context.Background()
-	base := rollupBase()
-	for _, x := range fixedExchanges {
-		storetest.MustRecord(t, s, recordOf(t, x, base))
-	}
-	storetest.MustFlush(t, s)
-	now := base.Add(3 * time.Hour)
-
-	t.Run("Alice", func(t *testing.T) {
-		got, err := s.Stats(ctx, store.Filter{Viewer: alice}, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := store.Stats{
-			TotalRequests: 4, SuccessCount: 3, ErrorCount: 1, SuccessRate: 75, ErrorRate: 25,
-			AvgDurationMs: (2000 + 4000 + 100 + 1000) / 4.0,
-			P50DurationMs: 1000, P95DurationMs: 4000, P99DurationMs: 4000,
-			AvgTTFTMs: 750, P50TTFTMs: 500, P95TTFTMs: 1000,
-			// (50 + 150) tokens over (1.5 + 3) s after the first token.
-			TokensPerSecond: 200 / 4.5,
-			RecentRequests:  2, // the two after base+2h
-			PromptTokens:    310, CompletionTokens: 210, TotalTokens: 520, CachedTokens: 20, ReasoningTokens: 5,
-			TotalCost: 0.042,
-		}
-		if !statsEqual(got, want) {
-			t.Errorf("Stats =\n%+v\nwant\n%+v", got, want)
-		}
-	})
-
-	t.Run("RaggedWindow", func(t *testing.T) {
-		// From the middle of the first minute to the middle of base+2h's
-		// minute: the 70 s, 30 s, 45 s and 90 min records, not the 10 s nor
-		// the 2 h 30 s one; the 2 h one is at the window's exclusive end.
-		f := store.Filter{Viewer: admin, From: base.Add(20 * time.Second), To: base.Add(2 * time.Hour)}
-		got, err := s.Stats(ctx, f, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.TotalRequests != 4 || got.SuccessCount != 2 || !near(got.TotalCost, 0.53) || got.PromptTokens != 201 {
-			t.Errorf("Stats = %+v, want 4 requests, 2 ok, cost 0.53, 201 prompt tokens", got)
-		}
-		n, err := s.Count(ctx, f)
-		if err != nil || n != 4 {
-			t.Errorf("Count = %d, %v; want 4", n, err)
-		}
-	})
-
-	t.Run("Filters", func(t *testing.T) {
-		for _, tt := range []struct {
-			name string
-			f    store.Filter
-			n    int64
-		}{
-			{"Model", store.Filter{Viewer: admin, Model: "openai/gpt-4o"}, 3},
-			{"Provider", store.Filter{Viewer: admin, Provider: "OpenAI"}, 2},
-			{"Success", store.Filter{Viewer: admin, Status: store.StatusSuccess}, 4},
-			{"Error", store.Filter{Viewer: admin, Status: store.StatusError}, 3},
-			{"4xx", store.Filter{Viewer: admin, Status: store.Status4xx}, 1},
-			{"5xx", store.Filter{Viewer: admin, Status: store.Status5xx}, 1},
-			{"2xx", store.Filter{Viewer: admin, Status: store.Status2xx}, 4},
-			{"MethodIgnoringCase", store.Filter{Viewer: admin, Method: "get"}, 1},
-			{"KeyHash", store.Filter{Viewer: admin, KeyHash: "bob"}, 2},
-			{"UserCannotWiden", store.Filter{Viewer: alice, KeyHash: "bob"}, 0},
-			{"NoKeySeesNothing", store.Filter{Viewer: store.Viewer{}}, 0},
-		} {
-			t.Run(tt.name, func(t *testing.T) {
-				st, err := s.Stats(ctx, tt.f, now)
-				if err != nil {
-					t.Fatal(err)
-				}
-				n, err := s.Count(ctx, tt.f)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if st.TotalRequests != tt.n || n != tt.n {
-					t.Errorf("Stats.TotalRequests = %d, Count = %d, want %d", st.TotalRequests, n, tt.n)
-				}
-			})
-		}
-	})
-
-	t.Run("BadStatus", func(t *testing.T) {
-		if _, err := s.Stats(ctx, store.Filter{Viewer: admin, Status: "3xx"}, now); !isInvalid(err) {
-			t.Errorf("err = %v, want ErrInvalid", err)
-		}
-	})
-}
-
-// isInvalid reports whether err wraps store.ErrInvalid.
-func isInvalid(err error) bool {
-	return err != nil && strings.Contains(err.Error(), store.ErrInvalid.Error())
-}
-
-func TestBreakdown(t *testing.T) {
-	s := MustOpenTemp(t, sqlite.Options{})
-	ctx := context.Background()
-	base := rollupBase()
-	for _, x := range fixedExchanges {
-		storetest.MustRecord(t, s, recordOf(t, x, base))
-	}
-	storetest.MustFlush(t, s)
-
-	type row struct {
-		value, label string
-		requests     int64
-		errors       int64
-		cost         float64
-	}
-	rowsOf := func(t *testing.T, f store.Filter, by store.Dimension) []row {
-		t.Helper()
-		got, err := s.Breakdown(ctx, f, by)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := []row{}
-		for _, r := range got {
-			out = append(out, row{r.Value, r.Label, r.Requests, r.Errors, math.Round(r.Cost*1e6) / 1e6})
-		}
-		return out
-	}
-	tests := []struct {
-		name string
-		f    store.Filter
-		by   store.Dimension
-		want []row
-	}{
-		{"Model", store.Filter{Viewer: admin}, store.ByModel, []row{
-			{"openai/gpt-4o", "openai/gpt-4o", 3, 1, 0.04},
-			{"anthropic/claude", "anthropic/claude", 2, 1, 0.002},
-			{"", "", 1, 1, 0},
-			{"meta/llama", "meta/llama", 1, 0, 0.5},
-		}},
-		{"ProviderOfAlice", store.Filter{Viewer: alice}, store.ByProvider, []row{
-			{"Anthropic", "Anthropic", 2, 1, 0.002},
-			{"Azure", "Azure", 1, 0, 0.03},
-			{"OpenAI", "OpenAI", 1, 0, 0.01},
-		}},
-		{"Status", store.Filter{Viewer: admin}, store.ByStatus, []row{
-			{"200", "200", 4, 0, 0.542},
-			{"0", "0", 1, 1, 0},
-			{"429", "429", 1, 1, 0},
-			{"500", "500", 1, 1, 0},
-		}},
-		{"StatusClass", store.Filter{Viewer: admin}, store.ByStatusClass, []row{
-			{"2xx", "2xx", 4, 0, 0.542},
-			{"4xx", "4xx", 1, 1, 0},
-			{"5xx", "5xx", 1, 1, 0},
-			{"none", "none", 1, 1, 0},
-		}},
-		{"KeyAdmin", store.Filter{Viewer: admin}, store.ByKey, []row{
-			{"alice", "mask-alice", 4, 1, 0.042},
-			{"bob", "mask-bob", 2, 1, 0.5},
-			{"", "(no key)", 1, 1, 0},
-		}},
-		{"KeyUserSeesOnlyTheirs", store.Filter{Viewer: bob}, store.ByKey, []row{
-			{"bob", "mask-bob", 2, 1, 0.5},
-		}},
-		{"Filtered", store.Filter{Viewer: admin, Status: store.StatusError}, store.ByKey, []row{
-			{"", "(no key)", 1, 1, 0},
-			{"alice", "mask-alice", 1, 1, 0},
-			{"bob", "mask-bob", 1, 1, 0},
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := rowsOf(t, tt.f, tt.by); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("Breakdown =\n%v\nwant\n%v", got, tt.want)
-			}
-		})
-	}
-	t.Run("UnknownDimension", func(t *testing.T) {
-		if _, err := s.Breakdown(ctx, store.Filter{Viewer: admin}, "colour"); !isInvalid(err) {
-			t.Errorf("err = %v, want ErrInvalid", err)
-		}
-	})
-	t.Run("Percentiles", func(t *testing.T) {
-		got, err := s.Breakdown(ctx, store.Filter{Viewer: alice, Model: "openai/gpt-4o"}, store.ByModel)
-		if err != nil || len(got) != 1 {
-			t.Fatalf("Breakdown = %v, %v", got, err)
-		}
-		if r := got[0]; !withinHist(r.P50DurationMs, 2000) || !withinHist(r.P95DurationMs, 4000) {
-			t.Errorf("p50 %v, p95 %v; want 2000 and 4000 within %.3f", r.P50DurationMs, r.P95DurationMs, store.HistRelativeError)
-		}
-	})
-}
-
-func TestSeries(t *testing.T) {
-	s := MustOpenTemp(t, sqlite.Options{})
-	ctx := context.Background()
-	base := rollupBase()
-	for _, x := range fixedExchanges {
-		storetest.MustRecord(t, s, recordOf(t, x, base))
-	}
-	storetest.MustFlush(t, s)
-
-	t.Run("Minutes", func(t *testing.T) {
-		// base+30 s .. base+2 min 30 s widens to the whole minutes
-		// base .. base+3 min.
-		pts, err := s.Series(ctx, store.Filter{Viewer: admin, From: base.Add(30 * time.Second), To: base.Add(150 * time.Second)}, time.Minute)
-		if err != nil {
-			t.Fatal(err)
-		}
-		type pt struct {
-			at            time.Duration
-			requests, err int64
-			cost          float64
-			models        string
-		}
-		var got []pt
-		for _, p := range pts {
-			var ms []string
-			for _, m := range p.Models {
-				ms = append(ms, fmt.Sprintf("%s:%d", m.Model, m.Requests))
-			}
-			got = append(got, pt{p.Start.Sub(base), p.Requests, p.Errors, math.Round(p.Cost*1e6) / 1e6, strings.Join(ms, ",")})
-		}
-		want := []pt{
-			{0, 3, 2, 0.01, "openai/gpt-4o:2,:1"},
-			{time.Minute, 1, 0, 0.03, "openai/gpt-4o:1"},
-			{2 * time.Minute, 0, 0, 0, ""},
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("Series =\n%v\nwant\n%v", got, want)
-		}
-	})
-
-	t.Run("HoursOfBob", func(t *testing.T) {
-		pts, err := s.Series(ctx, store.Filter{Viewer: bob}, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// base is hh:17, so bob's 30 s and 90 min records fall in two
-		// consecutive hours.
-		if len(pts) != 2 || pts[0].Requests != 1 || pts[1].Requests != 1 || pts[1].Cost != 0.5 ||
-			!pts[0].Start.Equal(base.Truncate(time.Hour)) {
-			t.Errorf("Series = %+v", pts)
-		}
-		if !withinHist(pts[0].P95DurationMs, 300) {
-			t.Errorf("p95 = %v, want 300 within the histogram's error", pts[0].P95DurationMs)
-		}
-	})
-
-	t.Run("BadStep", func(t *testing.T) {
-		for _, step := range []time.Duration{0, 30 * time.Second, 90 * time.Second} {
-			if _, err := s.Series(ctx, store.Filter{Viewer: admin}, step); !isInvalid(err) {
-				t.Errorf("step %v: err = %v, want ErrInvalid", step, err)
-			}
-		}
-		if _, err := s.Series(ctx, store.Filter{Viewer: admin, From: base.Add(-365 * 24 * time.Hour), To: base}, time.Minute); !isInvalid(err) {
-			t.Errorf("a year of minutes: err = %v, want ErrInvalid", err)
-		}
-	})
-}
-
-func TestModelsMethodsKeysFromRollups(t *testing.T) {
-	s := MustOpenTemp(t, sqlite.Options{MaxHistory: 1})
-	ctx := context.Background()
-	base := rollupBase()
-	for _, x := range fixedExchanges {
-		storetest.MustRecord(t, s, recordOf(t, x, base))
-	}
-	storetest.MustFlush(t, s)
-	// Retention keeps one record; the lists still know the others.
-	if _, err := s.Prune(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if n := storetest.MustCount(t, s); n != 1 {
-		t.Fatalf("%d records after retention, want 1", n)
-	}
-	models, err := s.Models(ctx, alice)
-	if err != nil || !slices.Equal(models, []string{"anthropic/claude", "openai/gpt-4o"}) {
-		t.Errorf("Models(alice) = %v, %v", models, err)
-	}
-	methods, err := s.Methods(ctx, bob)
-	if err != nil || !slices.Equal(methods, []string{"GET", "POST"}) {
-		t.Errorf("Methods(bob) = %v, %v", methods, err)
-	}
-	if m, _ := s.Models(ctx, store.Viewer{}); len(m) != 0 {
-		t.Errorf("Models of no one = %v", m)
-	}
-	keys, err := s.Keys(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, k := range keys {
-		got = append(got, fmt.Sprintf("%s %s %d %s", k.Hash, k.Mask, k.Requests, k.LastSeen.Sub(base)))
-	}
-	want := []string{"alice mask-alice 4 2h0m30s", "bob mask-bob 2 1h30m0s"}
-	if !slices.Equal(got, want) {
-		t.Errorf("Keys = %q, want %q", got, want)
-	}
-	st, err := s.Stats(ctx, store.Filter{Viewer: admin}, base)
-	if err != nil || st.TotalRequests != int64(len(fixedExchanges)) {
-		t.Errorf("Stats after retention = %+v, %v; want every record counted", st, err)
-	}
-}
-
 // aggregate is what the test computes from the rows directly.
 type aggregate struct {
 	n, ok, prompt, completion, cached, reasoning int64
@@ -525,11 +172,11 @@ func TestRollupsMatchRows(t *testing.T) {
 		}
 		if got.TotalRequests != want.n || n != want.n || got.SuccessCount != want.ok || got.PromptTokens != want.prompt ||
 			got.CompletionTokens != want.completion || got.CachedTokens != want.cached || got.ReasoningTokens != want.reasoning ||
-			!near(got.TotalCost, want.cost) || want.n > 0 && !near(got.AvgDurationMs, want.durSum/float64(want.n)) {
+			!storetest.Near(got.TotalCost, want.cost) || want.n > 0 && !storetest.Near(got.AvgDurationMs, want.durSum/float64(want.n)) {
 			t.Fatalf("check %d, %+v:\nStats %+v, Count %d\nrows  %+v", i, f, got, n, want)
 		}
 		for _, p := range []struct{ got, q float64 }{{got.P50DurationMs, 0.5}, {got.P95DurationMs, 0.95}, {got.P99DurationMs, 0.99}} {
-			if exact := rank(want.durs, p.q); !withinHist(p.got, exact) {
+			if exact := rank(want.durs, p.q); !storetest.WithinHist(p.got, exact) {
 				t.Errorf("check %d: p%v = %v, exact %v", i, p.q*100, p.got, exact)
 			}
 		}
@@ -549,7 +196,7 @@ func TestRollupsMatchRows(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !statsEqual(got, c.stats) {
+			if !storetest.StatsEqual(got, c.stats) {
 				t.Errorf("check %d after retention:\n%+v\nwant\n%+v", i, got, c.stats)
 			}
 		}
@@ -572,9 +219,9 @@ func TestRollupsMatchRows(t *testing.T) {
 func TestCompaction(t *testing.T) {
 	s := MustOpenTemp(t, sqlite.Options{})
 	ctx := context.Background()
-	base := rollupBase()
-	for _, x := range fixedExchanges {
-		storetest.MustRecord(t, s, recordOf(t, x, base))
+	base := storetest.RollupBase()
+	for _, x := range storetest.FixedExchanges {
+		storetest.MustRecord(t, s, storetest.RecordOf(t, x, base))
 	}
 	storetest.MustFlush(t, s)
 	before := map[store.Dimension][]store.BreakdownRow{}
@@ -617,7 +264,7 @@ func TestCompaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !statsEqual(statsAfter, statsBefore) {
+	if !storetest.StatsEqual(statsAfter, statsBefore) {
 		t.Errorf("Stats after compaction =\n%+v\nwant\n%+v", statsAfter, statsBefore)
 	}
 	// A window of ragged minutes is now read from the rows: still exact.
@@ -632,7 +279,7 @@ func TestCompaction(t *testing.T) {
 	}
 	// The grains compacted away stay away: new records are counted at
 	// the grains still kept, and totals still add up.
-	old := recordOf(t, fixedExchanges[0], base)
+	old := storetest.RecordOf(t, storetest.FixedExchanges[0], base)
 	storetest.MustRecord(t, s, old)
 	storetest.MustFlush(t, s)
 	if st, err := s.Stats(ctx, store.Filter{Viewer: admin}, base); err != nil || st.TotalRequests != statsBefore.TotalRequests+1 {
@@ -729,14 +376,14 @@ func rollupDump(t *testing.T, path string) []string {
 func TestBackfill(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	base := rollupBase()
+	base := storetest.RollupBase()
 	var recs []*capture.Record
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := range 300 {
-		x := fixedExchanges[i%len(fixedExchanges)]
-		x.provider = "" // the old schema has no provider column
-		x.at = time.Duration(r.Int64N(int64(90 * 24 * time.Hour)))
-		rec := recordOf(t, x, base.Add(-88*24*time.Hour))
+		x := storetest.FixedExchanges[i%len(storetest.FixedExchanges)]
+		x.Provider = "" // the old schema has no provider column
+		x.At = time.Duration(r.Int64N(int64(90 * 24 * time.Hour)))
+		rec := storetest.RecordOf(t, x, base.Add(-88*24*time.Hour))
 		rec.TTFB = time.Duration(r.IntN(100)) * time.Millisecond
 		recs = append(recs, rec)
 	}
@@ -815,22 +462,6 @@ func TestBackfill(t *testing.T) {
 	}
 }
 
-func TestProviderStored(t *testing.T) {
-	s := MustOpenTemp(t, sqlite.Options{})
-	rec := storetest.NewRecord(t, "alice")
-	rec.Provider = "Google Vertex"
-	storetest.MustRecord(t, s, rec)
-	storetest.MustFlush(t, s)
-	got, err := s.Get(context.Background(), rec.ID, alice)
-	if err != nil || got.Provider != "Google Vertex" {
-		t.Fatalf("Get = %+v, %v; want provider Google Vertex", got, err)
-	}
-	recs, _, err := s.List(context.Background(), store.Filter{Viewer: alice, Provider: "Google Vertex", Search: "chat"})
-	if err != nil || len(recs) != 1 || recs[0].Provider != "Google Vertex" {
-		t.Fatalf("List by provider = %v, %v", recs, err)
-	}
-}
-
 // TestRollupDimsMigration: migration 0006 builds rollup_dims from the
 // rollups of a database written before it (summing histograms with
 // hist_sum), exactly as the writer keeps it, and statistics read from it
@@ -839,12 +470,12 @@ func TestRollupDimsMigration(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "proxy.db")
 	s := MustOpen(t, path, sqlite.Options{})
 	r := rand.New(rand.NewPCG(6, 6))
-	base := rollupBase()
+	base := storetest.RollupBase()
 	for i := range 400 {
-		x := fixedExchanges[i%len(fixedExchanges)]
-		x.at = time.Duration(r.Int64N(int64(70 * 24 * time.Hour)))
-		x.dur = time.Duration(1+r.IntN(5000)) * time.Millisecond
-		storetest.MustRecord(t, s, recordOf(t, x, base.Add(-69*24*time.Hour)))
+		x := storetest.FixedExchanges[i%len(storetest.FixedExchanges)]
+		x.At = time.Duration(r.Int64N(int64(70 * 24 * time.Hour)))
+		x.Dur = time.Duration(1+r.IntN(5000)) * time.Millisecond
+		storetest.MustRecord(t, s, storetest.RecordOf(t, x, base.Add(-69*24*time.Hour)))
 	}
 	storetest.MustFlush(t, s)
 	before, err := s.Breakdown(context.Background(), store.Filter{Viewer: admin}, store.ByModel)

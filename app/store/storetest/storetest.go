@@ -1,4 +1,5 @@
-// Package storetest holds test helpers that work with any store.Store, so
+// Package storetest holds the contract test suite every store.Store
+// backend passes (Run), and test helpers that work with any store.Store, so
 // that the tests of every backend share them. It imports no driver, and is
 // imported only by tests.
 package storetest
