@@ -146,7 +146,11 @@ func (ix *Index) verified(ctx context.Context, bi bleve.Index, q query.Query, r 
 		}
 	}
 	out := Result{Total: uint64(len(kept))}
-	if uint64(checked) < candidates {
+	switch {
+	case checked == 0 && candidates > 0:
+		// None could be read: the candidates are all that is known.
+		out.Approx, out.Total = true, candidates
+	case uint64(checked) < candidates:
 		// Not all were checked: estimate the rest by the share that held.
 		out.Approx = true
 		out.Total = uint64(len(kept)) + uint64(float64(candidates-uint64(checked))*float64(len(kept))/float64(checked))
