@@ -176,10 +176,6 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-func isAdmin(p Page) bool { return p.User != nil && p.User.Admin }
-
-func selectedIs(current, value string) bool { return current == value }
-
 // statusOptions are the choices of the status filter.
 var statusOptions = []Option{
 	{"", "Any status"},

@@ -150,7 +150,7 @@ func (s *Server) handleAPIRequests(w http.ResponseWriter, r *http.Request) {
 	out := map[string]any{"requests": list, "total_count": f.total, "page": q.page, "page_size": q.pageSize}
 	if q.searching() {
 		out["search_backend"] = f.backend()
-		out["total_is_estimate"] = f.approx
+		out["total_is_estimate"] = f.res.Approx
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -279,7 +279,7 @@ func (s *Server) handleAPIStats(w http.ResponseWriter, r *http.Request) {
 	}
 	if q.searching() {
 		out["search_backend"] = f.backend()
-		out["total_is_estimate"] = f.approx
+		out["total_is_estimate"] = f.res.Approx
 	}
 	if dim != "" {
 		rows, err := s.Store.Breakdown(r.Context(), sq.filter, dim)

@@ -15,7 +15,6 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/live"
 	"github.com/openrouter-proxy/openrouter-proxy/app/search"
-	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/views"
 )
 
@@ -61,7 +60,7 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 // or for htmx the table's fragment, which htmx is configured to swap in on
 // 400. Anything else is fail's.
 func (s *Server) failDashboard(w http.ResponseWriter, r *http.Request, q query, err error, partial bool) {
-	if !errors.Is(err, store.ErrInvalid) && !errors.Is(err, errBadInput) {
+	if !isBadInput(err) {
 		s.fail(w, r, err, false)
 		return
 	}
@@ -180,7 +179,7 @@ func (s *Server) computeUpdate(ctx context.Context, id auth.Identity, q query) (
 func (s *Server) table(ctx context.Context, id auth.Identity, q query, f found, version string) (views.Table, error) {
 	qs := q.encode()
 	t := views.Table{
-		Page: q.page, Total: f.total, Approx: f.approx, Admin: id.Admin, QueryString: qs, Filtered: filtered(q.view),
+		Page: q.page, Total: f.total, Approx: f.res.Approx, Admin: id.Admin, QueryString: qs, Filtered: filtered(q.view),
 		TotalPages: max(1, int((f.total+int64(q.pageSize)-1)/int64(q.pageSize))),
 		Preview:    q.searching(), Notice: f.notice,
 	}

@@ -19,6 +19,12 @@ import (
 // answer it with 400 and its message.
 var errBadInput = errors.New("bad input")
 
+// isBadInput reports whether err is the caller's mistake: a parameter
+// that cannot be understood, or input the store refused as invalid.
+func isBadInput(err error) bool {
+	return errors.Is(err, errBadInput) || errors.Is(err, store.ErrInvalid)
+}
+
 func badInput(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errBadInput, fmt.Sprintf(format, args...))
 }

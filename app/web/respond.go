@@ -126,7 +126,7 @@ func writeJSONError(w http.ResponseWriter, status int, typ, msg string) {
 // message for bad input, 404 for what the caller cannot see, else 500.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, asJSON bool) {
 	switch {
-	case errors.Is(err, store.ErrInvalid), errors.Is(err, errBadInput):
+	case isBadInput(err):
 		if asJSON {
 			writeJSONError(w, http.StatusBadRequest, "invalid_request", err.Error())
 		} else {

@@ -47,8 +47,6 @@ const narrowNote = "Too many matches to sum; narrow the search to see these."
 type found struct {
 	recs  []*capture.Record // the page, in order
 	total int64
-	// approx says total is the index's estimate (search.Result.Approx).
-	approx bool
 	// indexed says the index answered; res is then its answer, facets
 	// included.
 	indexed bool
@@ -110,7 +108,7 @@ func (s *Server) find(ctx context.Context, q query) (found, error) {
 			if err != nil {
 				return found{}, err
 			}
-			return found{recs: recs, total: int64(res.Total), approx: res.Approx, indexed: true, res: res}, nil
+			return found{recs: recs, total: int64(res.Total), indexed: true, res: res}, nil
 		}
 	}
 	recs, total, err := s.Store.List(ctx, q.filter)

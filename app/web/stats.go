@@ -3,7 +3,6 @@ package web
 import (
 	"cmp"
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -282,7 +281,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	}
 	m.Window, m.Filter = sq.window, sq.view
 	m.Windows = statsChoices(sq)
-	if err := s.statsChoices(r.Context(), id, &m); err != nil {
+	if err := s.statsFilterLists(r.Context(), id, &m); err != nil {
 		s.fail(w, r, err, false)
 		return
 	}
@@ -324,10 +323,6 @@ func (s *Server) handleStatsPoll(w http.ResponseWriter, r *http.Request) {
 	render(w, r, http.StatusOK, views.StatsBodyView(body))
 }
 
-func isBadInput(err error) bool {
-	return errors.Is(err, errBadInput) || errors.Is(err, store.ErrInvalid)
-}
-
 // statsChoices are the window picker's links, each keeping the filters.
 func statsChoices(sq statsQuery) []views.WindowChoice {
 	out := make([]views.WindowChoice, 0, len(statsWindows))
@@ -339,8 +334,8 @@ func statsChoices(sq statsQuery) []views.WindowChoice {
 	return out
 }
 
-// statsChoices fills the filter form's lists as the dashboard does.
-func (s *Server) statsChoices(ctx context.Context, id auth.Identity, m *views.StatsPage) error {
+// statsFilterLists fills the filter form's lists as the dashboard does.
+func (s *Server) statsFilterLists(ctx context.Context, id auth.Identity, m *views.StatsPage) error {
 	d := views.Dashboard{}
 	if err := s.filterChoices(ctx, id, m.Filter, found{}, &d); err != nil {
 		return err
