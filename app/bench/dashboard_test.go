@@ -108,6 +108,8 @@ func pollOf(b *testing.B, page *httptest.ResponseRecorder) string {
 //     matched (issue 7's target: 5 ms p95);
 //   - page_searched: the whole page with a search;
 //   - page: the whole dashboard page, no search;
+//   - stats_page_W: the whole statistics page for the window W (cards,
+//     breakdowns, charts);
 //   - poll_after_traffic: a poll after new traffic changed the version,
 //     which answers the table and the cards again.
 func BenchmarkDashboard1M(b *testing.B) {
@@ -144,6 +146,12 @@ func BenchmarkDashboard1M(b *testing.B) {
 				_, took := d.get(b, "/", who.c, false)
 				return took
 			})
+			for _, w := range []string{"24h", "7d", "30d", "all"} {
+				measure("stats_page_"+w, 3, func() time.Duration {
+					_, took := d.get(b, "/stats?window="+w, who.c, false)
+					return took
+				})
+			}
 			page, _ := d.get(b, "/", who.c, false)
 			poll := pollOf(b, page)
 			measure("poll_after_traffic", 10, func() time.Duration {
