@@ -55,6 +55,9 @@ var seriesSteps = []time.Duration{
 
 const day = 24 * time.Hour
 
+// minDailySpan is the shortest window charted by whole days.
+const minDailySpan = 28 * day
+
 // maxBreakdownRows is how many groups a breakdown table shows: anyone who
 // can reach the proxy can invent models, so the table must stay bounded.
 const maxBreakdownRows = 20
@@ -158,6 +161,11 @@ func pickStep(from, to time.Time, cov store.Coverage) time.Duration {
 			continue
 		}
 		if st < day && !cov.HourFrom.IsZero() && from.Before(cov.HourFrom) {
+			continue
+		}
+		// A month or more is charted by the day: the day rollups answer it
+		// from a few rows a day, where sub-day steps read every hour's.
+		if st < day && span >= minDailySpan {
 			continue
 		}
 		// Rounding the window out to whole steps adds one.
