@@ -176,6 +176,16 @@ func yesNo(b bool) string {
 	return "no"
 }
 
+// filterIDs tells a filter form's fields apart on a page: id prefixes
+// their element ids, test their data-testid attributes.
+type filterIDs struct{ id, test string }
+
+// The two filter forms: the dashboard's and the statistics page's.
+var (
+	dashboardFilterIDs = filterIDs{id: "f", test: "filter"}
+	statsFilterIDs     = filterIDs{id: "s", test: "stats-filter"}
+)
+
 // statusOptions are the choices of the status filter.
 var statusOptions = []Option{
 	{"", "Any status"},
