@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -1016,21 +1017,9 @@ func TestEmbeddingsRaw(t *testing.T) {
 		return body.Data[0].Embedding
 	}
 	a, b, c := get(`"same"`), get(`"same"`), get(`"other"`)
-	if len(a) != 8 || !slicesEqual(a, b) || slicesEqual(a, c) {
+	if len(a) != 8 || !slices.Equal(a, b) || slices.Equal(a, c) {
 		t.Errorf("embeddings %v %v %v: want 8 floats, equal for equal input", a, b, c)
 	}
-}
-
-func slicesEqual(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestServe(t *testing.T) {

@@ -3,6 +3,7 @@ package search
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -1062,19 +1063,7 @@ func withinOneEdit(a, b []rune) bool {
 		return true // equal, or a has one more at the end
 	}
 	if la == lb {
-		return equalRunes(a[i+1:], b[i+1:]) // one substitution
+		return slices.Equal(a[i+1:], b[i+1:]) // one substitution
 	}
-	return equalRunes(a[i+1:], b[i:]) // one deletion from a
-}
-
-func equalRunes(a, b []rune) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return slices.Equal(a[i+1:], b[i:]) // one deletion from a
 }
