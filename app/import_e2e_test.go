@@ -20,6 +20,7 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/search"
 	"github.com/openrouter-proxy/openrouter-proxy/app/seed"
+	"github.com/openrouter-proxy/openrouter-proxy/app/seed/seedtest"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
@@ -114,7 +115,7 @@ type importedRow struct {
 func TestImportSeedSubcommand(t *testing.T) {
 	stream, whole, failed, keyless, malformed := seedRows()
 	seedPath := filepath.Join(t.TempDir(), "proxy_requests.db")
-	if err := seed.WriteFile(context.Background(), seedPath, slices.Values([]seed.Row{stream, whole, failed, keyless, malformed})); err != nil {
+	if err := seedtest.WriteFile(context.Background(), seedPath, slices.Values([]seed.Row{stream, whole, failed, keyless, malformed})); err != nil {
 		t.Fatal(err)
 	}
 	dataDir := t.TempDir()

@@ -12,6 +12,7 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/dataset"
 	"github.com/openrouter-proxy/openrouter-proxy/app/seed"
+	"github.com/openrouter-proxy/openrouter-proxy/app/seed/seedtest"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
 
@@ -28,12 +29,12 @@ func seedFile(b *testing.B, n int) string {
 	g := dataset.New(1, dataset.Options{Records: n})
 	rows := func(yield func(seed.Row) bool) {
 		for range n {
-			if !yield(seed.RowOf(g.Next())) {
+			if !yield(seedtest.RowOf(g.Next())) {
 				return
 			}
 		}
 	}
-	if err := seed.WriteFile(context.Background(), path, iter.Seq[seed.Row](rows)); err != nil {
+	if err := seedtest.WriteFile(context.Background(), path, iter.Seq[seed.Row](rows)); err != nil {
 		b.Fatal(err)
 	}
 	return path

@@ -14,6 +14,7 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/seed"
+	"github.com/openrouter-proxy/openrouter-proxy/app/seed/seedtest"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
@@ -22,7 +23,7 @@ import (
 func writeSeed(t *testing.T, rows ...seed.Row) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "old.db")
-	if err := seed.WriteFile(context.Background(), path, slices.Values(rows)); err != nil {
+	if err := seedtest.WriteFile(context.Background(), path, slices.Values(rows)); err != nil {
 		t.Fatal(err)
 	}
 	return path

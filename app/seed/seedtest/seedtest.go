@@ -1,4 +1,7 @@
-package seed
+// Package seedtest writes databases in the original system's format:
+// fixtures for the import's tests and benchmarks, and for trials of the
+// import.
+package seedtest
 
 import (
 	"context"
@@ -14,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+	"github.com/openrouter-proxy/openrouter-proxy/app/seed"
 )
 
 // Schema is the original system's table, as its README documents it.
@@ -36,41 +40,41 @@ const Schema = `CREATE TABLE requests (
 // left it, holding rows: a fixture for tests, benchmarks and trials of the
 // import. Empty fields are written as NULL, status and duration as numbers
 // when they parse, and bodies as TEXT when they are UTF-8.
-func WriteFile(ctx context.Context, path string, rows iter.Seq[Row]) error {
+func WriteFile(ctx context.Context, path string, rows iter.Seq[seed.Row]) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return fmt.Errorf("seed: write %s: %w", path, err)
+		return fmt.Errorf("seedtest: write %s: %w", path, err)
 	}
 	u := url.URL{Scheme: "file", Path: abs, RawQuery: "mode=rwc"}
 	db, err := sql.Open("sqlite3", u.String())
 	if err != nil {
-		return fmt.Errorf("seed: write %s: %w", path, err)
+		return fmt.Errorf("seedtest: write %s: %w", path, err)
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	if _, err := db.ExecContext(ctx, Schema); err != nil {
-		return fmt.Errorf("seed: write %s: %w", path, err)
+		return fmt.Errorf("seedtest: write %s: %w", path, err)
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("seed: write %s: %w", path, err)
+		return fmt.Errorf("seedtest: write %s: %w", path, err)
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO requests (`+strings.Join(Columns, ", ")+`)
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO requests (`+strings.Join(seed.Columns, ", ")+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
-		return fmt.Errorf("seed: write %s: %w", path, err)
+		return fmt.Errorf("seedtest: write %s: %w", path, err)
 	}
 	defer stmt.Close()
 	for r := range rows {
 		if _, err := stmt.ExecContext(ctx, nullText(r.ID), r.Timestamp, r.Method, r.URL, r.Headers,
 			textOrBlob(r.Body), nullText(r.Bearer), number(r.Status), nullText(r.RespHeaders),
 			textOrBlob(r.RespBody), number(r.DurationMS), nullText(r.Error)); err != nil {
-			return fmt.Errorf("seed: write %s: row %s: %w", path, r.ID, err)
+			return fmt.Errorf("seedtest: write %s: row %s: %w", path, r.ID, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("seed: write %s: %w", path, err)
+		return fmt.Errorf("seedtest: write %s: %w", path, err)
 	}
 	return nil
 }
@@ -111,8 +115,8 @@ func textOrBlob(b []byte) any {
 // isoformat in UTC, its headers as JSON objects, its captured bodies, its
 // key in the clear. Benchmarks use it to make seed files from generated
 // traffic.
-func RowOf(rec *capture.Record) Row {
-	r := Row{
+func RowOf(rec *capture.Record) seed.Row {
+	r := seed.Row{
 		ID:          rec.ID,
 		Timestamp:   isoformat(rec.Start),
 		Method:      rec.Method,
