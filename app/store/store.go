@@ -12,7 +12,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"time"
 
@@ -139,18 +138,15 @@ type Store interface {
 	Close() error
 }
 
-// Hook is work that rides on the writer's commit path.
+// Hook is work that rides on the writer's commit path and on retention.
 //
-// Hooks run on the writer goroutine, so they hold up every write while
-// they run and must not call Record, Flush, Prune or Close, which wait for
-// that goroutine. The records they are given are shared with other hooks
-// and must not be modified; the slices may be kept. InTx may see the same
-// records again when a failed batch is retried, or one at a time when the
-// writer isolates a bad record.
+// AfterCommit runs on the writer goroutine, so it holds up every write
+// while it runs and must not call Record, Flush, Prune or Close, which wait
+// for that goroutine. The records it is given are shared with other hooks
+// and must not be modified; the slices may be kept.
 type Hook struct {
-	InTx        func(ctx context.Context, tx *sql.Tx, batch []*capture.Record) error // runs inside the batch's transaction; an error rolls the batch back
-	AfterCommit func(batch []*capture.Record)                                        // runs after a successful commit, on the writer goroutine
-	AfterPrune  func(ids []string)                                                   // runs after retention deleted these ids
+	AfterCommit func(batch []*capture.Record) // runs after a successful commit, on the writer goroutine
+	AfterPrune  func(ids []string)            // runs after retention deleted these ids
 }
 
 // Health is the state of the recording pipeline, for /healthz, the metrics
