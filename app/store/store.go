@@ -114,6 +114,11 @@ type Store interface {
 	// Feed returns where the commit sequence stands, cheaply.
 	Feed(ctx context.Context) (FeedState, error)
 
+	// LastSeq returns the commit sequence of the last committed record, 0
+	// when none, with one index lookup: for a dashboard that polls for
+	// what other processes committed to a shared database.
+	LastSeq(ctx context.Context) (int64, error)
+
 	// Existing returns which of ids are already stored, so that an import
 	// of history can skip what an earlier run brought in.
 	Existing(ctx context.Context, ids []string) (map[string]bool, error)
