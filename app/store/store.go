@@ -29,6 +29,12 @@ var ErrNotFound = errors.New("store: not found")
 // errors.Is.
 var ErrInvalid = errors.New("store: invalid input")
 
+// ErrUnavailable is returned, wrapped, when the database cannot be reached
+// now: down, restarting, refusing connections. It is nobody's mistake and
+// passes by itself: the dashboard says so with a 503 rather than a 500.
+// Check for it with errors.Is.
+var ErrUnavailable = errors.New("store: the database is unreachable")
+
 // ErrClosed is returned by Record, Flush and Prune once Close has begun.
 var ErrClosed = errors.New("store: closed")
 
