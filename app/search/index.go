@@ -319,6 +319,14 @@ func (ix *Index) Pruned(ids []string) {
 	}
 }
 
+// Reconcile asks the indexer to drop the records the database no longer
+// holds, by age, as after a missed AfterPrune: for a dashboard whose
+// database another process prunes. It never waits.
+func (ix *Index) Reconcile() {
+	ix.reconcile.Store(true)
+	ix.nudge()
+}
+
 func (ix *Index) nudge() {
 	select {
 	case ix.poke <- struct{}{}:
