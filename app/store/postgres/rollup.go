@@ -315,16 +315,19 @@ func histSQL(table string, dims []string) string {
 
 // rollupTable is one of the rollup tables the writer upserts into.
 type rollupTable struct {
-	one, many string                              // upsertSQL of 1 and of upsertRows rows
-	hist      string                              // histSQL
-	keyArgs   func(args []any, k rollupKey) []any // appends k's key columns in order
-	keyDests  func(k *rollupKey) []any            // scan targets of the key columns, in order
+	upserts  []string                            // upsertSQL of 1…upsertRows rows, at index n-1
+	hist     string                              // histSQL
+	keyArgs  func(args []any, k rollupKey) []any // appends k's key columns in order
+	keyDests func(k *rollupKey) []any            // scan targets of the key columns, in order
 }
 
 // newRollupTable describes the rollup table name with dimensions dims.
 func newRollupTable(name string, dims []string, keyArgs func([]any, rollupKey) []any, keyDests func(*rollupKey) []any) rollupTable {
-	return rollupTable{one: upsertSQL(name, dims, 1), many: upsertSQL(name, dims, upsertRows), hist: histSQL(name, dims),
-		keyArgs: keyArgs, keyDests: keyDests}
+	t := rollupTable{hist: histSQL(name, dims), keyArgs: keyArgs, keyDests: keyDests}
+	for n := 1; n <= upsertRows; n++ {
+		t.upserts = append(t.upserts, upsertSQL(name, dims, n))
+	}
+	return t
 }
 
 var (
@@ -389,8 +392,8 @@ func (b *rollupBatch) write(ctx context.Context, tx pgx.Tx) error {
 }
 
 // upsertAll upserts rows into t, in primary key order, upsertRows rows a
-// statement and the rest one by one, then writes back the merged
-// histograms of the rows that were there already.
+// statement (a round trip each), then writes back the merged histograms of
+// the rows that were there already, in one more round trip.
 func upsertAll(ctx context.Context, tx pgx.Tx, t rollupTable, rows map[rollupKey]*sums) error {
 	keys := make([]rollupKey, 0, len(rows))
 	for k := range rows {
@@ -398,12 +401,12 @@ func upsertAll(ctx context.Context, tx pgx.Tx, t rollupTable, rows map[rollupKey
 	}
 	slices.SortFunc(keys, compareKeys)
 	hists := &pgx.Batch{}
-	full := len(keys) / upsertRows * upsertRows
-	if err := t.upsert(ctx, tx, t.many, upsertRows, keys[:full], rows, hists); err != nil {
-		return err
-	}
-	if err := t.upsert(ctx, tx, t.one, 1, keys[full:], rows, hists); err != nil {
-		return err
+	for len(keys) > 0 {
+		n := min(len(keys), upsertRows)
+		if err := t.upsert(ctx, tx, keys[:n], rows, hists); err != nil {
+			return err
+		}
+		keys = keys[n:]
 	}
 	if hists.Len() == 0 {
 		return nil
@@ -414,53 +417,47 @@ func upsertAll(ctx context.Context, tx pgx.Tx, t rollupTable, rows map[rollupKey
 	return nil
 }
 
-// upsert runs query, which adds per rows, for each run of per keys, and
+// upsert adds the rows of keys (upsertRows at most) in one statement, and
 // queues in hists the histogram updates of the rows that existed.
-func (t rollupTable) upsert(ctx context.Context, tx pgx.Tx, query string, per int, keys []rollupKey, rows map[rollupKey]*sums, hists *pgx.Batch) error {
-	args := make([]any, 0, per*(len(rollupDimCols)+2+len(sumCols)+2))
-	for i := 0; i < len(keys); i += per {
-		args = args[:0]
-		for _, k := range keys[i : i+per] {
-			args = rows[k].appendSumArgs(t.keyArgs(args, k))
-		}
-		res, err := tx.Query(ctx, query, args...)
-		if err != nil {
+func (t rollupTable) upsert(ctx context.Context, tx pgx.Tx, keys []rollupKey, rows map[rollupKey]*sums, hists *pgx.Batch) error {
+	args := make([]any, 0, len(keys)*(len(rollupDimCols)+2+len(sumCols)+2))
+	for _, k := range keys {
+		args = rows[k].appendSumArgs(t.keyArgs(args, k))
+	}
+	res, err := tx.Query(ctx, t.upserts[len(keys)-1], args...)
+	if err != nil {
+		return fmt.Errorf("rollups: upsert: %w", err)
+	}
+	defer res.Close()
+	for res.Next() {
+		var (
+			k         rollupKey
+			updated   bool
+			dur, ttft []byte
+		)
+		if err := res.Scan(append(t.keyDests(&k), &updated, &dur, &ttft)...); err != nil {
 			return fmt.Errorf("rollups: upsert: %w", err)
 		}
-		for res.Next() {
-			var (
-				k         rollupKey
-				updated   bool
-				dur, ttft []byte
-			)
-			if err := res.Scan(append(t.keyDests(&k), &updated, &dur, &ttft)...); err != nil {
-				res.Close()
-				return fmt.Errorf("rollups: upsert: %w", err)
-			}
-			if !updated {
-				continue // inserted: its histograms are the batch's
-			}
-			s := rows[k]
-			if s == nil {
-				res.Close()
-				return fmt.Errorf("rollups: upsert returned a row the batch lacks: %+v", k)
-			}
-			addDur, addTTFT := s.dur.Encode(), s.ttft.Encode()
-			if len(addDur) == 0 && len(addTTFT) == 0 {
-				continue
-			}
-			if len(addDur) > 0 {
-				dur = store.MergeHists(dur, addDur)
-			}
-			if len(addTTFT) > 0 {
-				ttft = store.MergeHists(ttft, addTTFT)
-			}
-			hists.Queue(t.hist, append([]any{dur, ttft}, t.keyArgs(nil, k)...)...)
+		if !updated {
+			continue // inserted: its histograms are the batch's
 		}
-		res.Close()
-		if err := res.Err(); err != nil {
-			return fmt.Errorf("rollups: upsert: %w", err)
+		s := rows[k]
+		if s == nil {
+			return fmt.Errorf("rollups: upsert returned a row the batch lacks: %+v", k)
 		}
+		if s.dur.Empty() && s.ttft.Empty() {
+			continue
+		}
+		if !s.dur.Empty() {
+			dur = store.MergeHists(dur, s.dur.Encode())
+		}
+		if !s.ttft.Empty() {
+			ttft = store.MergeHists(ttft, s.ttft.Encode())
+		}
+		hists.Queue(t.hist, append([]any{dur, ttft}, t.keyArgs(nil, k)...)...)
+	}
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("rollups: upsert: %w", err)
 	}
 	return nil
 }
