@@ -9,3 +9,11 @@ func SetEachPage(tb testing.TB, rows int, bytes int64) {
 	eachPageRows, eachPageBytes = rows, bytes
 	tb.Cleanup(func() { eachPageRows, eachPageBytes = oldRows, oldBytes })
 }
+
+// SetBackfillBatch makes the rollups' backfill count n records per
+// transaction until the test ends.
+func SetBackfillBatch(tb testing.TB, n int) {
+	old := backfillBatch
+	backfillBatch = n
+	tb.Cleanup(func() { backfillBatch = old })
+}

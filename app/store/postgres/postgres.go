@@ -78,6 +78,11 @@ type Options struct {
 	// Default DefaultPruneBatch.
 	PruneBatch int
 
+	// Progress, when set, is called while Open builds the rollups of a
+	// database that holds records without them: done of total records
+	// counted so far. It is called on Open's goroutine.
+	Progress func(done, total int64)
+
 	// Hooks ride on the write path, in order. Their InTx is not run:
 	// it takes a database/sql transaction, which a pgx transaction is
 	// not.
@@ -163,7 +168,7 @@ func Open(ctx context.Context, url string, opts Options) (*Postgres, error) {
 		closing:  make(chan struct{}),
 		maintain: make(chan struct{}),
 	}
-	if err := s.checkBuilt(ctx); err != nil {
+	if err := backfillRollups(ctx, pool.Begin, time.Now(), opts.Progress); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -222,21 +227,6 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
-	}
-	return nil
-}
-
-// checkBuilt fails when the rollups of this database are not built: the
-// migrations mark a new database built, and only a database that held
-// records before rollups existed lacks them, which no PostgreSQL database
-// does in practice.
-func (s *Postgres) checkBuilt(ctx context.Context) error {
-	built, err := getState(ctx, s.pool, stateBuilt)
-	if err != nil {
-		return fmt.Errorf("store: rollups: %w", err)
-	}
-	if built == "" {
-		return errors.New("store: rollups: this database holds records but no rollups; rebuilding them is not supported on PostgreSQL")
 	}
 	return nil
 }

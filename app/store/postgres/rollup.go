@@ -3,6 +3,7 @@ package postgres
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -465,6 +466,7 @@ func (t rollupTable) upsert(ctx context.Context, tx pgx.Tx, keys []rollupKey, ro
 // State names in rollup_state.
 const (
 	stateBuilt      = "built"
+	stateBackfill   = "backfill"
 	stateMinuteFrom = "minute_from"
 	stateHourFrom   = "hour_from"
 	statePrunedTo   = "pruned_to"
@@ -526,7 +528,7 @@ const statSelect = `timestamp, key_hash, key_mask, COALESCE(model_requested, '')
 
 // scanStatRow reads a row selected with statSelect into a record holding
 // only those fields.
-func scanStatRow(rows pgx.Rows) (*capture.Record, error) {
+func scanStatRow(rows interface{ Scan(...any) error }) (*capture.Record, error) {
 	r := &capture.Record{}
 	var durMS, ttfbMS, ttftMS float64
 	var outcome, ts string
@@ -544,6 +546,132 @@ func scanStatRow(rows pgx.Rows) (*capture.Record, error) {
 	return r, nil
 }
 
-// unused keeps cmp and time imported for the shared parts above.
-var _ = cmp.Compare[int]
-var _ time.Duration
+// setState sets a rollup_state value.
+func setState(ctx context.Context, q querier, name, value string) error {
+	_, err := q.Exec(ctx, `INSERT INTO rollup_state (name, value) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
+	return err
+}
+
+// backfillBatch is how many records the backfill counts per transaction;
+// a variable for tests.
+var backfillBatch = 20000
+
+// backfillRollups builds the rollups of a database whose records have
+// none (migrations 0005 and 0006 empty them to be built again): it reads
+// every record in (timestamp, id) order, in batches, and counts each batch
+// in its own transaction together with its resume point, so that a crash
+// loses nothing and the next Open continues where it stopped. The last
+// transaction marks the rollups built. Each step holds the maintenance
+// lock, waiting for it, so replicas starting together build them once: the
+// others wait, then find them built. progress, if not nil, is told how
+// many records are counted of how many.
+func backfillRollups(ctx context.Context, begin func(context.Context) (pgx.Tx, error), now time.Time,
+	progress func(done, total int64)) error {
+	var total int64
+	for {
+		tx, err := begin(ctx)
+		if err != nil {
+			return fmt.Errorf("store: rollups: %w", err)
+		}
+		built, err := backfillStep(ctx, tx, now, &total, progress)
+		if err == nil {
+			err = tx.Commit(ctx)
+		}
+		tx.Rollback(ctx)
+		if err != nil {
+			return fmt.Errorf("store: rollups: backfill: %w", err)
+		}
+		if built {
+			return nil
+		}
+	}
+}
+
+// resumePoint is where an interrupted backfill continues: after the record
+// at (Timestamp, ID), with Done records counted, keeping the grains it
+// began with.
+type resumePoint struct {
+	Timestamp  string `json:"timestamp"`
+	ID         string `json:"id"`
+	Done       int64  `json:"done"`
+	MinuteFrom int64  `json:"minute_from"`
+	HourFrom   int64  `json:"hour_from"`
+}
+
+// backfillStep counts, in tx and under the maintenance lock, the next
+// batch of records after the resume point and moves it past them; when the
+// batch is the last, it marks the rollups built. It reports whether they
+// are built.
+func backfillStep(ctx context.Context, tx pgx.Tx, now time.Time, total *int64, progress func(done, total int64)) (bool, error) {
+	if _, err := lockMaintenance(ctx, tx, true); err != nil {
+		return false, err
+	}
+	if built, err := getState(ctx, tx, stateBuilt); err != nil || built != "" {
+		return true, err
+	}
+	if *total == 0 {
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM requests`).Scan(total); err != nil {
+			return false, err
+		}
+	}
+	// The grains kept: none older than compaction would leave.
+	at := resumePoint{
+		MinuteFrom: bucketOf(now.Add(-minuteKeep), grainHour),
+		HourFrom:   bucketOf(now.Add(-hourKeep), grainDay),
+	}
+	if v, err := getState(ctx, tx, stateBackfill); err != nil {
+		return false, err
+	} else if v != "" {
+		if err := json.Unmarshal([]byte(v), &at); err != nil {
+			return false, fmt.Errorf("resume point %q: %w", v, err)
+		}
+	}
+	lv := rollupLevels{minuteFrom: at.MinuteFrom, hourFrom: at.HourFrom}
+	rows, err := tx.Query(ctx, `SELECT id, timestamp, `+statSelect+` FROM requests
+		WHERE (timestamp, id) > ($1, $2) ORDER BY timestamp, id LIMIT $3`, at.Timestamp, at.ID, backfillBatch)
+	if err != nil {
+		return false, err
+	}
+	b := newRollupBatch()
+	n := 0
+	for rows.Next() {
+		var id, ts string
+		r, err := scanStatRow(prefixed{rows, []any{&id, &ts}})
+		if err != nil {
+			rows.Close()
+			return false, err
+		}
+		b.add(r, lv)
+		at.Timestamp, at.ID = ts, id
+		n++
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	if err := b.write(ctx, tx); err != nil {
+		return false, err
+	}
+	at.Done += int64(n)
+	if progress != nil {
+		progress(at.Done, max(*total, at.Done))
+	}
+	if n == backfillBatch {
+		resume, err := json.Marshal(at)
+		if err != nil {
+			return false, err
+		}
+		return false, setState(ctx, tx, stateBackfill, string(resume))
+	}
+	if err := setState(ctx, tx, stateBuilt, "1"); err != nil {
+		return false, err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM rollup_state WHERE name = $1`, stateBackfill); err != nil {
+		return false, err
+	}
+	if err := raiseBound(ctx, tx, stateMinuteFrom, lv.minuteFrom); err != nil {
+		return false, err
+	}
+	return true, raiseBound(ctx, tx, stateHourFrom, lv.hourFrom)
+}
