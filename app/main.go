@@ -467,6 +467,9 @@ func runMock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // openStore opens the store cfg names, the SQLite file in DATA_DIR, with
 // opts. The rest of the program sees it only as a store.Store.
 func openStore(ctx context.Context, cfg config.Config, opts sqlite.Options) (store.Store, error) {
+	if cfg.DatabaseURL != "" {
+		return nil, errors.New("store: DATABASE_URL: PostgreSQL is not supported by this build yet; unset it to use SQLite in DATA_DIR")
+	}
 	st, err := sqlite.Open(ctx, cfg.DBPath(), opts)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s (DATA_DIR): %w", cfg.DBPath(), err)

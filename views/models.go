@@ -202,6 +202,13 @@ type NotFound struct {
 	Message string
 }
 
+// Unavailable is the page shown while the database cannot be reached.
+type Unavailable struct {
+	Page
+	// Retry is the address the page reloads itself from until it answers.
+	Retry string
+}
+
 // StatsPage is the statistics page: a window, the table's filters, and the
 // numbers, breakdowns and charts of what they select.
 type StatsPage struct {

@@ -34,7 +34,9 @@ type Config struct {
 	StreamMax      time.Duration  // STREAM_MAX_DURATION: cap on a whole exchange; 0 = none
 	QueueBytes     int64          // RECORD_QUEUE_BYTES: byte budget of records waiting for the writer
 	TrustedProxies []netip.Prefix // TRUSTED_PROXIES: peers whose X-Forwarded-For the login limiter believes
-	DataDir        string         // DATA_DIR: holds proxy_requests.db
+	DataDir        string         // DATA_DIR: holds proxy_requests.db, or only the search index with DATABASE_URL
+	DatabaseURL    string         // DATABASE_URL: postgres://… selects PostgreSQL; "" = SQLite in DATA_DIR
+	Role           Role           // ROLE / -role: which parts of the service this process runs
 	BodyLimit      int            // BODY_CAPTURE_LIMIT: bytes of each body kept in the record
 	RetryCount     int            // RETRY_COUNT: extra upstream attempts before the first byte
 	RetryBodyLimit int            // RETRY_BODY_LIMIT: larger request bodies stream through without retry
@@ -46,6 +48,22 @@ type Config struct {
 	MetricsToken   string // METRICS_TOKEN: bearer token /metrics requires; "" = open
 	Demo           bool   // -demo: run the in-process mock upstream and demo traffic
 }
+
+// Role is which parts of the service a process runs.
+type Role string
+
+// The roles. Several proxies and dashboards may share one PostgreSQL.
+const (
+	RoleAll       Role = "all"       // the proxy and the dashboard: the default
+	RoleProxy     Role = "proxy"     // the proxy only: it records into the shared database
+	RoleDashboard Role = "dashboard" // the dashboard, the API, the search index and retention
+)
+
+// Proxy reports whether the role runs the proxy.
+func (r Role) Proxy() bool { return r != RoleDashboard }
+
+// Dashboard reports whether the role runs the dashboard.
+func (r Role) Dashboard() bool { return r != RoleProxy }
 
 // DBPath is the SQLite file inside DataDir.
 func (c Config) DBPath() string { return strings.TrimRight(c.DataDir, "/") + "/proxy_requests.db" }
@@ -64,6 +82,9 @@ type setting struct {
 	env, def, usage string
 	set             func(c *Config, v string) error
 }
+
+// secretSettings hold credentials: an error names them, never their value.
+var secretSettings = map[string]bool{"DATABASE_URL": true}
 
 // settings lists every variable, in the order the README documents them.
 var settings = []setting{
@@ -138,6 +159,25 @@ var settings = []setting{
 		c.DataDir = v
 		return nil
 	}},
+	{"DATABASE_URL", "", "postgres://user:password@host:5432/db for PostgreSQL (shared by replicas); empty = SQLite in DATA_DIR", func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			return errors.New("want a URL such as postgres://user:password@host:5432/openrouter_proxy")
+		}
+		c.DatabaseURL = v
+		return nil
+	}},
+	{"ROLE", "all", "what this process runs: all, proxy (records into DATABASE_URL) or dashboard", func(c *Config, v string) error {
+		switch r := Role(v); r {
+		case RoleAll, RoleProxy, RoleDashboard:
+			c.Role = r
+			return nil
+		}
+		return errors.New("want all, proxy or dashboard")
+	}},
 	{"BODY_CAPTURE_LIMIT", "1048576", "bytes of each body kept in the record", func(c *Config, v string) error { return atLeast(&c.BodyLimit, v, 0) }},
 	{"RETRY_COUNT", "2", "retries before the first byte (connection errors, 429, 502-504)", func(c *Config, v string) error { return atLeast(&c.RetryCount, v, 0) }},
 	{"RETRY_BODY_LIMIT", "4194304", "request bodies larger than this stream through without retry", func(c *Config, v string) error { return atLeast(&c.RetryBodyLimit, v, 0) }},
@@ -193,8 +233,14 @@ func Load(getenv func(string) string, args []string, out io.Writer) (Config, err
 			v = e
 		}
 		if err := s.set(&c, v); err != nil {
+			if secretSettings[s.env] {
+				return Config{}, fmt.Errorf("config: %s: %v", s.env, err)
+			}
 			return Config{}, fmt.Errorf("config: %s=%q: %v", s.env, v, err)
 		}
+	}
+	if c.Role != RoleAll && c.DatabaseURL == "" {
+		return Config{}, fmt.Errorf("config: ROLE=%s needs DATABASE_URL: separate proxies and dashboards share one PostgreSQL; with SQLite run ROLE=all", c.Role)
 	}
 	return c, nil
 }

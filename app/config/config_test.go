@@ -67,6 +67,9 @@ func TestBadValues(t *testing.T) {
 		{"LOG_FORMAT", "yaml"},
 		{"BODY_CAPTURE_LIMIT", "1MB"},
 		{"COOKIE_SECURE", "perhaps"},
+		{"DATABASE_URL", "mysql://u:p@db/x"},
+		{"DATABASE_URL", "db.local:5432"},
+		{"ROLE", "worker"},
 	} {
 		t.Run(tc.env+"="+tc.val, func(t *testing.T) {
 			_, err := config.Load(env(map[string]string{tc.env: tc.val}), nil, io.Discard)
@@ -89,6 +92,38 @@ func TestUsageNeverShowsEnvironment(t *testing.T) {
 	}
 	if strings.Contains(out.String(), secret) {
 		t.Fatal("usage text shows a key from the environment")
+	}
+}
+
+// TestDatabaseURLNeverPrinted: a DATABASE_URL that does not parse is named
+// in the error, its password is not.
+func TestDatabaseURLNeverPrinted(t *testing.T) {
+	const password = "hunter2-must-not-be-printed"
+	_, err := config.Load(env(map[string]string{"DATABASE_URL": "mysql://app:" + password + "@db:3306/x"}), nil, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") || strings.Contains(err.Error(), password) {
+		t.Fatalf("error %v: want DATABASE_URL named, without its password", err)
+	}
+}
+
+// TestRoles: the default runs everything; proxy and dashboard run one part
+// each and need a shared database.
+func TestRoles(t *testing.T) {
+	c, err := config.Load(env(nil), nil, io.Discard)
+	if err != nil || c.Role != config.RoleAll || !c.Role.Proxy() || !c.Role.Dashboard() || c.DatabaseURL != "" {
+		t.Fatalf("default: %+v, %v", c.Role, err)
+	}
+	const url = "postgres://app:pw@127.0.0.1:5432/proxy"
+	c, err = config.Load(env(map[string]string{"DATABASE_URL": url}), []string{"-role=proxy"}, io.Discard)
+	if err != nil || c.Role != config.RoleProxy || !c.Role.Proxy() || c.Role.Dashboard() || c.DatabaseURL != url {
+		t.Fatalf("-role=proxy: %+v, %v", c, err)
+	}
+	c, err = config.Load(env(map[string]string{"DATABASE_URL": url, "ROLE": "dashboard"}), nil, io.Discard)
+	if err != nil || c.Role.Proxy() || !c.Role.Dashboard() {
+		t.Fatalf("ROLE=dashboard: %+v, %v", c.Role, err)
+	}
+	_, err = config.Load(env(nil), []string{"-role=dashboard"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("-role=dashboard on SQLite: %v; want one line asking for DATABASE_URL", err)
 	}
 }
 

@@ -12,7 +12,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"time"
 
@@ -29,6 +28,12 @@ var ErrNotFound = errors.New("store: not found")
 // store's: an HTTP handler answers it with 400. Check for it with
 // errors.Is.
 var ErrInvalid = errors.New("store: invalid input")
+
+// ErrUnavailable is returned, wrapped, when the database cannot be reached
+// now: down, restarting, refusing connections. It is nobody's mistake and
+// passes by itself: the dashboard says so with a 503 rather than a 500.
+// Check for it with errors.Is.
+var ErrUnavailable = errors.New("store: the database is unreachable")
 
 // ErrClosed is returned by Record, Flush and Prune once Close has begun.
 var ErrClosed = errors.New("store: closed")
@@ -115,6 +120,11 @@ type Store interface {
 	// Feed returns where the commit sequence stands, cheaply.
 	Feed(ctx context.Context) (FeedState, error)
 
+	// LastSeq returns the commit sequence of the last committed record, 0
+	// when none, with one index lookup: for a dashboard that polls for
+	// what other processes committed to a shared database.
+	LastSeq(ctx context.Context) (int64, error)
+
 	// Existing returns which of ids are already stored, so that an import
 	// of history can skip what an earlier run brought in.
 	Existing(ctx context.Context, ids []string) (map[string]bool, error)
@@ -139,18 +149,15 @@ type Store interface {
 	Close() error
 }
 
-// Hook is work that rides on the writer's commit path.
+// Hook is work that rides on the writer's commit path and on retention.
 //
-// Hooks run on the writer goroutine, so they hold up every write while
-// they run and must not call Record, Flush, Prune or Close, which wait for
-// that goroutine. The records they are given are shared with other hooks
-// and must not be modified; the slices may be kept. InTx may see the same
-// records again when a failed batch is retried, or one at a time when the
-// writer isolates a bad record.
+// AfterCommit runs on the writer goroutine, so it holds up every write
+// while it runs and must not call Record, Flush, Prune or Close, which wait
+// for that goroutine. The records it is given are shared with other hooks
+// and must not be modified; the slices may be kept.
 type Hook struct {
-	InTx        func(ctx context.Context, tx *sql.Tx, batch []*capture.Record) error // runs inside the batch's transaction; an error rolls the batch back
-	AfterCommit func(batch []*capture.Record)                                        // runs after a successful commit, on the writer goroutine
-	AfterPrune  func(ids []string)                                                   // runs after retention deleted these ids
+	AfterCommit func(batch []*capture.Record) // runs after a successful commit, on the writer goroutine
+	AfterPrune  func(ids []string)            // runs after retention deleted these ids
 }
 
 // Health is the state of the recording pipeline, for /healthz, the metrics

@@ -39,8 +39,9 @@ func identity(r *http.Request) auth.Identity {
 }
 
 // authenticated runs h with the caller's identity in the context, or calls
-// refuse when there is none.
-func (s *Server) authenticated(h http.HandlerFunc, refuse http.HandlerFunc) http.Handler {
+// refuse when there is none. asJSON says how to answer a failure to look
+// the caller up.
+func (s *Server) authenticated(h http.HandlerFunc, refuse http.HandlerFunc, asJSON bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := s.Auth.Identify(r)
 		// A wrong Bearer key is a failed login: it counts against the
@@ -55,7 +56,7 @@ func (s *Server) authenticated(h http.HandlerFunc, refuse http.HandlerFunc) http
 		case errors.Is(err, auth.ErrNotLoggedIn):
 			refuse(w, r)
 		case err != nil:
-			s.serverError(w, r, err)
+			s.fail(w, r, err, asJSON)
 		default:
 			h(w, r.WithContext(context.WithValue(r.Context(), ctxIdentity{}, id)))
 		}
@@ -73,7 +74,7 @@ func (s *Server) requireLogin(h http.HandlerFunc) http.Handler {
 			return
 		}
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
-	})
+	}, false)
 }
 
 // requireAPI answers 401 in JSON to callers without a session or key.
@@ -81,7 +82,7 @@ func (s *Server) requireAPI(h http.HandlerFunc) http.Handler {
 	return s.authenticated(h, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="openrouter-proxy"`)
 		writeJSONError(w, http.StatusUnauthorized, "unauthorized", "log in or send Authorization: Bearer <your API key>")
-	})
+	}, true)
 }
 
 // page returns the layout model for r's caller.
@@ -138,6 +139,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, asJSON 
 		} else {
 			render(w, r, http.StatusNotFound, views.NotFoundPage(views.NotFound{Page: s.page(r, "Not found"), Message: "There is no request with this id, or it is not yours."}))
 		}
+	case errors.Is(err, store.ErrUnavailable):
+		s.unavailable(w, r, err, asJSON)
 	default:
 		if asJSON {
 			s.Log.Error("dashboard api", "path", r.URL.Path, "err", err)
@@ -149,8 +152,29 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, asJSON 
 }
 
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, store.ErrUnavailable) {
+		s.unavailable(w, r, err, false)
+		return
+	}
 	s.Log.Error("dashboard", "path", r.URL.Path, "err", err)
 	http.Error(w, "internal error", http.StatusInternalServerError)
+}
+
+// unavailable answers 503 while the database cannot be reached: JSON for
+// the API, for htmx a status its polls leave the page alone on, else a page
+// that says so and reloads itself. The store's own log says what failed;
+// this logs at warning level, since nothing here is a bug.
+func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, err error, asJSON bool) {
+	s.Log.Warn("dashboard: database unreachable", "path", r.URL.Path, "err", err)
+	w.Header().Set("Retry-After", "5")
+	switch {
+	case asJSON:
+		writeJSONError(w, http.StatusServiceUnavailable, "database_unavailable", "the database is unreachable; try again shortly")
+	case r.Header.Get("HX-Request") != "":
+		w.WriteHeader(http.StatusServiceUnavailable)
+	default:
+		render(w, r, http.StatusServiceUnavailable, views.UnavailablePage(views.Unavailable{Page: s.page(r, "Database unreachable"), Retry: r.URL.RequestURI()}))
+	}
 }
 
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {

@@ -60,6 +60,16 @@ func (s *SQLite) Feed(ctx context.Context) (store.FeedState, error) {
 	return st, nil
 }
 
+// LastSeq returns the commit sequence of the last committed record, 0 when
+// none: one lookup at the end of request_seq's primary key.
+func (s *SQLite) LastSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := s.rdb.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM request_seq`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("store: last seq: %w", err)
+	}
+	return seq, nil
+}
+
 // prefixed scans the first columns of a row into dests, and the rest into
 // what its Scan is given, so that scanRecord can read a row with extra
 // leading columns.

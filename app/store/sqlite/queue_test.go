@@ -15,24 +15,24 @@ import (
 	"time"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
-	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite/sqlitetest"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/storetest"
 )
 
-// stalledWriter returns a hook that holds the writer inside its first
-// transaction until release is closed, and a channel closed once it does.
-func stalledWriter() (store.Hook, chan struct{}, chan struct{}) {
+// stalledWriter returns an InTx function that holds the writer inside its
+// first transaction until release is closed, and a channel closed once it
+// does.
+func stalledWriter() (func(context.Context, *sql.Tx, []*capture.Record) error, chan struct{}, chan struct{}) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	return store.Hook{InTx: func(context.Context, *sql.Tx, []*capture.Record) error {
+	return func(context.Context, *sql.Tx, []*capture.Record) error {
 		once.Do(func() {
 			close(entered)
 			<-release
 		})
 		return nil
-	}}, entered, release
+	}, entered, release
 }
 
 // waitFor polls cond until it holds, failing after 30 s. Used where the
@@ -53,7 +53,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // once the writer moves on. Nothing is lost.
 func TestBackPressure(t *testing.T) {
 	hook, entered, release := stalledWriter()
-	s := MustOpenTemp(t, sqlite.Options{QueueBytes: 1, QueueWait: time.Minute, BatchSize: 1, Hooks: []store.Hook{hook}})
+	s := MustOpenTemp(t, sqlite.Options{QueueBytes: 1, QueueWait: time.Minute, BatchSize: 1, InTx: hook})
 	storetest.MustRecord(t, s, storetest.NewRecord(t, "k")) // admitted to an empty queue whatever its size
 	<-entered
 
@@ -82,7 +82,7 @@ func TestBackPressure(t *testing.T) {
 func TestQueueFullGivesUp(t *testing.T) {
 	hook, entered, release := stalledWriter()
 	logger, logs := newLogger()
-	s := MustOpenTemp(t, sqlite.Options{QueueBytes: 1, QueueWait: time.Millisecond, BatchSize: 1, Logger: logger, Hooks: []store.Hook{hook}})
+	s := MustOpenTemp(t, sqlite.Options{QueueBytes: 1, QueueWait: time.Millisecond, BatchSize: 1, Logger: logger, InTx: hook})
 	storetest.MustRecord(t, s, storetest.NewRecord(t, "k"))
 	<-entered
 	lost := storetest.NewRecord(t, "k")
@@ -141,7 +141,7 @@ func TestQueueMemoryCeiling(t *testing.T) {
 	const slack = 16 << 20 // the stated constant: one record over budget, runtime and test noise
 	hook, entered, release := stalledWriter()
 	logger, _ := newLogger()
-	s := MustOpenTemp(t, sqlite.Options{QueueBytes: budget, QueueWait: time.Millisecond, Logger: logger, Hooks: []store.Hook{hook}})
+	s := MustOpenTemp(t, sqlite.Options{QueueBytes: budget, QueueWait: time.Millisecond, Logger: logger, InTx: hook})
 	defer close(release)
 	storetest.MustRecord(t, s, storetest.NewRecord(t, "k"))
 	<-entered

@@ -1,6 +1,7 @@
 // Package sqlite implements store.Store on one SQLite file
 // (mattn/go-sqlite3), whose schema is migrations.SQLite. It writes through
-// a single goroutine that commits records in groups, and reads through a
+// the write path of package pipeline, whose single goroutine commits
+// records in groups on the one writer connection, and reads through a
 // separate read-only pool so that readers never block the writer.
 //
 // Visibility is part of every query that reads records (see visibleWhere),
@@ -24,41 +25,27 @@ import (
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
 	"github.com/pressly/goose/v3"
 
+	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/pipeline"
 	"github.com/openrouter-proxy/openrouter-proxy/migrations"
 )
 
 // Defaults for the zero values of Options.
 const (
-	DefaultQueueSize  = 1 << 16
-	DefaultBatchSize  = 512
-	DefaultBatchDelay = 20 * time.Millisecond
 	DefaultPruneEvery = 5 * time.Second
 	DefaultPruneBatch = 500
 )
 
 // Options tunes a SQLite store. The zero value is usable.
 type Options struct {
-	// QueueSize is how many records may wait for the writer at most.
-	// Default DefaultQueueSize; the byte budget usually binds first.
-	QueueSize int
-	// QueueBytes is the byte budget of the records waiting for the writer,
-	// counted by capture.Record.MemSize. Default DefaultQueueBytes.
-	QueueBytes int64
-	// QueueWait is how long Record waits for room in the queue before it
-	// gives the record up (counted and logged). While the database is
-	// failing it does not wait. Default DefaultQueueWait; negative means
-	// no wait.
-	QueueWait time.Duration
-	// AnalyzeWorkers is how many goroutines analyse records ahead of the
-	// writer. Default GOMAXPROCS.
+	// The write path's queue and batches: see pipeline.Options.
+	QueueSize      int
+	QueueBytes     int64
+	QueueWait      time.Duration
 	AnalyzeWorkers int
-	// BatchSize is the most records committed in one transaction.
-	// Default DefaultBatchSize.
-	BatchSize int
-	// BatchDelay is how long the writer waits for more records after the
-	// first of a batch arrived. Default DefaultBatchDelay.
-	BatchDelay time.Duration
+	BatchSize      int
+	BatchDelay     time.Duration
 
 	// MaxHistory is how many of the newest records retention keeps;
 	// 0 keeps everything.
@@ -80,14 +67,18 @@ type Options struct {
 	// counted so far. It is called on Open's goroutine.
 	Progress func(done, total int64)
 
-	// Hooks ride on the writer's commit path, in order.
+	// Hooks ride on the writer's commit path and on retention, in order.
 	Hooks []store.Hook
 	// OnCommit, when set, is called on the writer goroutine after each
 	// transaction of records commits, with the time writing it took, from
-	// its BEGIN through the rows, the rollups and the InTx hooks to the
-	// end of its COMMIT, and how many records it held. It must return
-	// quickly, as hooks must.
+	// its BEGIN through the rows, the rollups and InTx to the end of its
+	// COMMIT, and how many records it held. It must return quickly, as
+	// hooks must.
 	OnCommit func(took time.Duration, records int)
+	// InTx, when set, runs inside each batch's transaction, after the rows
+	// and the rollups; an error rolls the batch back. Tests stall or fail
+	// commits with it.
+	InTx func(ctx context.Context, tx *sql.Tx, batch []*capture.Record) error
 	// Logger receives commit failures and lost records. Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -95,24 +86,6 @@ type Options struct {
 
 // withDefaults returns o with its zero values replaced by defaults.
 func (o Options) withDefaults() Options {
-	if o.QueueSize <= 0 {
-		o.QueueSize = DefaultQueueSize
-	}
-	if o.QueueBytes <= 0 {
-		o.QueueBytes = DefaultQueueBytes
-	}
-	if o.QueueWait == 0 {
-		o.QueueWait = DefaultQueueWait
-	}
-	if o.AnalyzeWorkers <= 0 {
-		o.AnalyzeWorkers = runtime.GOMAXPROCS(0)
-	}
-	if o.BatchSize <= 0 {
-		o.BatchSize = DefaultBatchSize
-	}
-	if o.BatchDelay <= 0 {
-		o.BatchDelay = DefaultBatchDelay
-	}
 	if o.MaxHistory < 0 {
 		o.MaxHistory = 0
 	}
@@ -131,9 +104,9 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// SQLite is a store.Store kept in one SQLite file. All writes go through one
-// goroutine and one connection; reads use a separate read-only pool, which
-// WAL mode lets run alongside the writer.
+// SQLite is a store.Store kept in one SQLite file. All writes go through the
+// pipeline's one writer goroutine and one connection; reads use a separate
+// read-only pool, which WAL mode lets run alongside the writer.
 type SQLite struct {
 	opts Options
 	log  *slog.Logger
@@ -141,21 +114,11 @@ type SQLite struct {
 	wdb *sql.DB // the writer's single connection
 	rdb *sql.DB // read-only pool
 
-	// mu guards closed and sending on queue and work: senders hold it for
-	// reading, Close takes it for writing before closing them, so a send
-	// never meets a closed channel.
-	mu      sync.RWMutex
-	closed  bool
-	queue   chan *op      // to the writer, in arrival order
-	work    chan *op      // the same records, to the analysis workers
-	closing chan struct{} // closed when Close begins
-	done    chan struct{} // closed when the writer goroutine has exited
-	budget  *budget
+	pipe       *pipeline.Pipeline
+	stop       context.CancelFunc // called when Close begins: maintain returns
+	maintained chan struct{}      // closed when maintain has returned
 
-	// Owned by the writer goroutine.
-	timer       *time.Timer  // ends a batch's collection after BatchDelay
-	pruneCutoff string       // while a retention round runs: delete ids up to this one
-	levels      rollupLevels // which rollup grains the writer still keeps, and from when
+	levels rollupLevels // owned by the writer goroutine: which rollup grains it still keeps, and from when
 
 	closeOnce sync.Once
 	closeErr  error
@@ -227,23 +190,21 @@ func Open(ctx context.Context, path string, opts Options) (*SQLite, error) {
 	}
 
 	s := &SQLite{
-		opts:    opts,
-		log:     opts.Logger,
-		wdb:     wdb,
-		rdb:     rdb,
-		queue:   make(chan *op, opts.QueueSize),
-		work:    make(chan *op, opts.QueueSize),
-		closing: make(chan struct{}),
-		done:    make(chan struct{}),
-		budget:  newBudget(opts.QueueBytes, opts.QueueWait),
-		timer:   time.NewTimer(time.Hour),
-		levels:  levels,
+		opts:       opts,
+		log:        opts.Logger,
+		wdb:        wdb,
+		rdb:        rdb,
+		maintained: make(chan struct{}),
+		levels:     levels,
 	}
-	s.timer.Stop()
-	for range opts.AnalyzeWorkers {
-		go s.analyze()
-	}
-	go s.run()
+	s.pipe = pipeline.New(backend{s}, pipeline.Options{
+		QueueSize: opts.QueueSize, QueueBytes: opts.QueueBytes, QueueWait: opts.QueueWait,
+		AnalyzeWorkers: opts.AnalyzeWorkers, BatchSize: opts.BatchSize, BatchDelay: opts.BatchDelay,
+		Hooks: opts.Hooks, OnCommit: opts.OnCommit, Logger: opts.Logger,
+	})
+	var mctx context.Context
+	mctx, s.stop = context.WithCancel(context.Background())
+	go s.maintain(mctx)
 	return s, nil
 }
 
@@ -287,14 +248,9 @@ func fileURI(path string) (string, error) {
 // result.
 func (s *SQLite) Close() error {
 	s.closeOnce.Do(func() {
-		close(s.closing)
-		s.mu.Lock()
-		s.closed = true
-		close(s.queue)
-		close(s.work)
-		s.mu.Unlock()
-
-		<-s.done
+		s.stop()
+		<-s.maintained
+		s.pipe.Close()
 		if err := errors.Join(s.rdb.Close(), s.wdb.Close()); err != nil {
 			s.closeErr = fmt.Errorf("store: close: %w", err)
 		}

@@ -287,24 +287,22 @@ func TestHookError(t *testing.T) {
 		var calls, visible, commits int
 		s := MustOpenTemp(t, sqlite.Options{
 			Logger: logger,
-			Hooks: []store.Hook{{
-				InTx: func(ctx context.Context, tx *sql.Tx, batch []*capture.Record) error {
-					calls++
-					var n int
-					if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests`).Scan(&n); err != nil {
-						return err
-					}
-					if n != len(batch) {
-						return fmt.Errorf("%d rows visible in the transaction, want %d", n, len(batch))
-					}
-					visible++
-					if calls <= 2 {
-						return errors.New("index unavailable")
-					}
-					return nil
-				},
-				AfterCommit: func([]*capture.Record) { commits++ },
-			}},
+			InTx: func(ctx context.Context, tx *sql.Tx, batch []*capture.Record) error {
+				calls++
+				var n int
+				if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests`).Scan(&n); err != nil {
+					return err
+				}
+				if n != len(batch) {
+					return fmt.Errorf("%d rows visible in the transaction, want %d", n, len(batch))
+				}
+				visible++
+				if calls <= 2 {
+					return errors.New("index unavailable")
+				}
+				return nil
+			},
+			Hooks: []store.Hook{{AfterCommit: func([]*capture.Record) { commits++ }}},
 		})
 		storetest.MustRecord(t, s, storetest.NewRecord(t, "k"))
 		storetest.MustFlush(t, s)
@@ -327,12 +325,10 @@ func TestHookError(t *testing.T) {
 		s := MustOpenTemp(t, sqlite.Options{
 			Logger:     logger,
 			BatchDelay: time.Hour, // only Flush ends the batch: all three in one
-			Hooks: []store.Hook{{
-				InTx: func(context.Context, *sql.Tx, []*capture.Record) error {
-					return errors.New("index unavailable")
-				},
-				AfterCommit: func([]*capture.Record) { committed = true },
-			}},
+			InTx: func(context.Context, *sql.Tx, []*capture.Record) error {
+				return errors.New("index unavailable")
+			},
+			Hooks: []store.Hook{{AfterCommit: func([]*capture.Record) { committed = true }}},
 		})
 		for range 3 {
 			storetest.MustRecord(t, s, storetest.NewRecord(t, "k"))

@@ -111,6 +111,9 @@ func testRetention(t *testing.T, open Opener) {
 // sequence, and Since hands records over in commit order.
 func testFeedFollowsCommitOrder(t *testing.T, open Opener) {
 	s := open(t, Options{})
+	if seq, err := s.LastSeq(context.Background()); err != nil || seq != 0 {
+		t.Fatalf("LastSeq of an empty store = %d, %v; want 0", seq, err)
+	}
 	longStream := NewRecord(t, "k") // its id is taken first
 	later := []string{}
 	for range 3 {
@@ -148,6 +151,9 @@ func testFeedFollowsCommitOrder(t *testing.T, open Opener) {
 	if err != nil || st.MaxSeq != 4 || st.Count != 4 || st.Oldest.IsZero() {
 		t.Fatalf("Feed = %+v, %v", st, err)
 	}
+	if seq, err := s.LastSeq(ctx); err != nil || seq != 4 {
+		t.Fatalf("LastSeq = %d, %v; want 4", seq, err)
+	}
 }
 
 // testFeedAfterRetention: pruned records leave the feed too.
@@ -161,6 +167,9 @@ func testFeedAfterRetention(t *testing.T, open Opener) {
 	st, err := s.Feed(context.Background())
 	if err != nil || st.Count != 2 || st.MaxSeq != 5 {
 		t.Fatalf("Feed = %+v, %v: want 2 records left, the last seq 5", st, err)
+	}
+	if seq, err := s.LastSeq(context.Background()); err != nil || seq != 5 {
+		t.Fatalf("LastSeq after retention = %d, %v; want 5", seq, err)
 	}
 	if recs, _ := s.Since(context.Background(), 0, 10); len(recs) != 2 || recs[0].Seq != 4 {
 		t.Fatalf("Since(0) after retention: %d records", len(recs))

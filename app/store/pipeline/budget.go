@@ -1,11 +1,8 @@
-package sqlite
+package pipeline
 
 import (
-	"errors"
 	"sync"
 	"time"
-
-	"github.com/mattn/go-sqlite3"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 )
@@ -154,23 +151,4 @@ func (b *budget) health() store.Health {
 		BudgetBytes:   b.max,
 		Waiting:       b.waiting,
 	}
-}
-
-// Health returns the state of the recording pipeline.
-func (s *SQLite) Health() store.Health { return s.budget.health() }
-
-// storeFailing reports whether err means the database itself cannot take
-// writes now (rather than that one batch is bad): the writer then keeps
-// the batch and retries until the database recovers.
-func storeFailing(err error) bool {
-	var se sqlite3.Error
-	if !errors.As(err, &se) {
-		return false
-	}
-	switch se.Code {
-	case sqlite3.ErrFull, sqlite3.ErrIoErr, sqlite3.ErrReadonly, sqlite3.ErrBusy,
-		sqlite3.ErrLocked, sqlite3.ErrCantOpen, sqlite3.ErrNomem, sqlite3.ErrProtocol:
-		return true
-	}
-	return false
 }
