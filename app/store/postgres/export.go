@@ -27,7 +27,8 @@ var (
 // ctx is done, returning ctx's error: fn is not called again once ctx is
 // done. A record committed while Each runs shows if it sorts after the
 // page being read; one pruned meanwhile may be left out.
-func (s *Postgres) Each(ctx context.Context, f store.Filter, fn func(*capture.Record) error) error {
+func (s *Postgres) Each(ctx context.Context, f store.Filter, fn func(*capture.Record) error) (err error) {
+	defer func() { err = unavailable(err) }()
 	f.Limit, f.Offset = 0, 0
 	cond, args, err := filterWhere(f)
 	if err != nil {

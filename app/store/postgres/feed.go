@@ -18,7 +18,8 @@ import (
 // commit order, bodies and headers included, each with its Seq. It applies
 // no visibility rule: it is for the application's own consumers, never for
 // a viewer.
-func (s *Postgres) Since(ctx context.Context, after int64, limit int) ([]*capture.Record, error) {
+func (s *Postgres) Since(ctx context.Context, after int64, limit int) (_ []*capture.Record, err error) {
+	defer func() { err = unavailable(err) }()
 	rows, err := s.pool.Query(ctx, `SELECT q.seq, `+selectList(true)+`
 		FROM request_seq q JOIN requests USING (id)
 		WHERE q.seq > $1 ORDER BY q.seq LIMIT $2`, after, limit)
@@ -43,10 +44,11 @@ func (s *Postgres) Since(ctx context.Context, after int64, limit int) ([]*captur
 }
 
 // Feed returns where the feed stands, cheaply (index lookups and a count).
-func (s *Postgres) Feed(ctx context.Context) (store.FeedState, error) {
+func (s *Postgres) Feed(ctx context.Context) (_ store.FeedState, err error) {
+	defer func() { err = unavailable(err) }()
 	var st store.FeedState
 	var oldest *string
-	err := s.pool.QueryRow(ctx, `SELECT
+	err = s.pool.QueryRow(ctx, `SELECT
 		COALESCE((SELECT MAX(seq) FROM request_seq), 0),
 		(SELECT COUNT(*) FROM request_seq),
 		(SELECT timestamp FROM requests ORDER BY timestamp LIMIT 1)`).Scan(&st.MaxSeq, &st.Count, &oldest)
@@ -74,7 +76,8 @@ func (p prefixed) Scan(d ...any) error { return p.row.Scan(append(p.dests, d...)
 // Texts returns the texts of the records with the given ids that v may
 // see, by id: a page of search results, to cut snippets from. Ids v may not
 // see, or that do not exist, are absent from the map.
-func (s *Postgres) Texts(ctx context.Context, ids []string, v store.Viewer) (map[string]store.Texts, error) {
+func (s *Postgres) Texts(ctx context.Context, ids []string, v store.Viewer) (_ map[string]store.Texts, err error) {
+	defer func() { err = unavailable(err) }()
 	out := make(map[string]store.Texts, len(ids))
 	if len(ids) == 0 {
 		return out, nil
@@ -101,4 +104,16 @@ func (s *Postgres) Texts(ctx context.Context, ids []string, v store.Viewer) (map
 		return nil, fmt.Errorf("store: texts: %w", err)
 	}
 	return out, nil
+}
+
+// LastSeq returns the commit sequence of the last committed record, 0 when
+// none: one lookup at the end of request_seq's primary key. A dashboard
+// polls it to learn what any replica committed.
+func (s *Postgres) LastSeq(ctx context.Context) (_ int64, err error) {
+	defer func() { err = unavailable(err) }()
+	var seq int64
+	if err := s.pool.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM request_seq`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("store: last seq: %w", err)
+	}
+	return seq, nil
 }

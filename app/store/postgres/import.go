@@ -8,7 +8,8 @@ import (
 // Existing returns which of ids are already stored, so that an import of
 // history can skip what an earlier run brought in. Records still waiting
 // in the pipeline are not seen.
-func (s *Postgres) Existing(ctx context.Context, ids []string) (map[string]bool, error) {
+func (s *Postgres) Existing(ctx context.Context, ids []string) (_ map[string]bool, err error) {
+	defer func() { err = unavailable(err) }()
 	found := make(map[string]bool)
 	if len(ids) == 0 {
 		return found, nil

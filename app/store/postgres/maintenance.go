@@ -56,7 +56,8 @@ func (s *Postgres) maintenance() {
 // the call is committed, and returns the number of records it deleted;
 // with Options.MaxHistory 0 it deletes nothing. It waits for a round that
 // another replica runs to finish its step.
-func (s *Postgres) Prune(ctx context.Context) (int, error) {
+func (s *Postgres) Prune(ctx context.Context) (_ int, err error) {
+	defer func() { err = unavailable(err) }()
 	if err := s.Flush(ctx); err != nil {
 		return 0, err
 	}

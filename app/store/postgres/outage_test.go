@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/postgres"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/postgres/pgtest"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/storetest"
@@ -63,6 +64,14 @@ func TestFailing(t *testing.T) {
 		}
 	}
 
+	// Reads say the database is unreachable, for the dashboard's 503.
+	if _, err := s.Count(ctx, store.Filter{Viewer: store.Viewer{Admin: true}}); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Count with the server stopped: %v, want store.ErrUnavailable", err)
+	}
+	if _, err := s.GetSession(ctx, "x", time.Now()); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("GetSession with the server stopped: %v, want store.ErrUnavailable", err)
+	}
+
 	// Open names the server it could not reach, never the password.
 	u := &url.URL{Scheme: "postgres", User: url.UserPassword("postgres", "s3cret-pw"),
 		Host: fmt.Sprintf("127.0.0.1:%d", c.Port()), Path: "/postgres", RawQuery: "sslmode=disable&connect_timeout=5"}
@@ -71,6 +80,9 @@ func TestFailing(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "s3cret-pw") ||
 		strings.Contains(err.Error(), "\n") {
 		t.Errorf("Open with the server down: %v; want one line starting %q, without the password", err, want)
+	}
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Open with the server down: %v, want store.ErrUnavailable", err)
 	}
 }
 

@@ -43,6 +43,7 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/pipeline"
 	"github.com/openrouter-proxy/openrouter-proxy/migrations"
 )
 
@@ -55,9 +56,7 @@ const (
 
 // Options tunes a PostgreSQL store. The zero value is usable.
 type Options struct {
-	// QueueSize, QueueBytes, QueueWait, AnalyzeWorkers, BatchSize and
-	// BatchDelay tune the recording pipeline, as pipeline.Options does;
-	// zero values take its defaults.
+	// The write path's queue and batches: see pipeline.Options.
 	QueueSize      int
 	QueueBytes     int64
 	QueueWait      time.Duration
@@ -83,9 +82,9 @@ type Options struct {
 	// counted so far. It is called on Open's goroutine.
 	Progress func(done, total int64)
 
-	// Hooks ride on the write path, in order. Their InTx is not run:
-	// it takes a database/sql transaction, which a pgx transaction is
-	// not.
+	// Hooks ride on the write path, in order: AfterCommit on the
+	// pipeline's writer goroutine, AfterPrune on the maintenance
+	// goroutine, after each retention step this replica ran.
 	Hooks []store.Hook
 	// OnCommit, when set, is called after each transaction of records
 	// commits, with the time writing it took and how many records it held.
@@ -121,7 +120,7 @@ type Postgres struct {
 	opts Options
 	log  *slog.Logger
 	pool *pgxpool.Pool
-	pipe writePath
+	pipe *pipeline.Pipeline
 
 	// levels is what this replica knows of the rollup grains kept; it is
 	// read again at every maintenance tick. A stale value only makes the
@@ -155,11 +154,11 @@ func Open(ctx context.Context, url string, opts Options) (*Postgres, error) {
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("store: postgres: cannot connect to %s: %w", hostPort(cfg.ConnConfig.Config), connErr(err))
+		return nil, fmt.Errorf("store: postgres: cannot connect to %s: %w (%w)", hostPort(cfg.ConnConfig.Config), connErr(err), store.ErrUnavailable)
 	}
 	if err := migrate(ctx, pool); err != nil {
 		pool.Close()
-		return nil, err
+		return nil, unavailable(err)
 	}
 	s := &Postgres{
 		opts:     opts,
@@ -170,11 +169,11 @@ func Open(ctx context.Context, url string, opts Options) (*Postgres, error) {
 	}
 	if err := backfillRollups(ctx, pool.Begin, time.Now(), opts.Progress); err != nil {
 		pool.Close()
-		return nil, err
+		return nil, unavailable(err)
 	}
 	if err := s.compact(ctx, time.Now()); err != nil {
 		pool.Close()
-		return nil, err
+		return nil, unavailable(err)
 	}
 	s.pipe = newWritePath(s, opts)
 	go s.maintenance()
@@ -263,6 +262,28 @@ func (s *Postgres) Health() store.Health { return s.pipe.Health() }
 // database recovers.
 func (s *Postgres) Failing(err error) bool { return failing(err) }
 
+// unavailable returns err wrapping store.ErrUnavailable too when it means
+// the database cannot be reached now (see unreachable), so that the
+// dashboard answers 503, not 500; other errors, nil included, as they are.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, store.ErrUnavailable) || !unreachable(err) {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", err, store.ErrUnavailable)
+}
+
+// unreachable reports whether err means the server cannot be reached or
+// is going away: the connection errors and server states of failing, not
+// a full disk or a read-only database, which answer.
+func unreachable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" ||
+			pgErr.Code == "57P03" || pgErr.Code == "53300"
+	}
+	return failing(err)
+}
+
 // failing is Failing's classification.
 func failing(err error) bool {
 	if err == nil {
@@ -277,8 +298,6 @@ func failing(err error) bool {
 			pgErr.Code[:2] == "58"): // system error: I/O error
 			return true
 		case pgErr.Code == "25006": // read-only SQL transaction: a standby, or default_transaction_read_only
-			return true
-		case pgErr.Code == "40001" || pgErr.Code == "40P01" || pgErr.Code == "55P03": // serialization failure, deadlock, lock not available
 			return true
 		}
 		return false

@@ -194,7 +194,8 @@ func scanRecord(row interface{ Scan(...any) error }, full bool) (*capture.Record
 // Get returns the record with the given id, bodies and headers included,
 // or an error wrapping ErrNotFound. A record v may not see is reported
 // exactly as a missing one, so ids cannot be probed.
-func (s *Postgres) Get(ctx context.Context, id string, v store.Viewer) (*capture.Record, error) {
+func (s *Postgres) Get(ctx context.Context, id string, v store.Viewer) (_ *capture.Record, err error) {
+	defer func() { err = unavailable(err) }()
 	vis, args := visibleWhere(v)
 	row := queryRow(ctx, s.pool, `SELECT `+selectList(true)+` FROM requests WHERE id = ? AND `+vis,
 		append([]any{id}, args...)...)
@@ -209,7 +210,8 @@ func (s *Postgres) Get(ctx context.Context, id string, v store.Viewer) (*capture
 
 // List returns the records matching f, newest first, without bodies and
 // headers, and the number of records matching f in all.
-func (s *Postgres) List(ctx context.Context, f store.Filter) ([]*capture.Record, int64, error) {
+func (s *Postgres) List(ctx context.Context, f store.Filter) (_ []*capture.Record, _ int64, err error) {
+	defer func() { err = unavailable(err) }()
 	tx, err := s.readTx(ctx)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: list: %w", err)
@@ -224,7 +226,8 @@ func (s *Postgres) List(ctx context.Context, f store.Filter) ([]*capture.Record,
 
 // Count returns the number of records matching f, ignoring its Limit and
 // Offset.
-func (s *Postgres) Count(ctx context.Context, f store.Filter) (int64, error) {
+func (s *Postgres) Count(ctx context.Context, f store.Filter) (_ int64, err error) {
+	defer func() { err = unavailable(err) }()
 	tx, err := s.readTx(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("store: count: %w", err)

@@ -393,7 +393,8 @@ var groupings = map[store.Dimension]grouping{
 // Breakdown summarises the records matching f (Limit and Offset ignored)
 // by the dimension by, busiest group first. It reads the rollups as Stats
 // does, and follows the same visibility rule.
-func (s *Postgres) Breakdown(ctx context.Context, f store.Filter, by store.Dimension) ([]store.BreakdownRow, error) {
+func (s *Postgres) Breakdown(ctx context.Context, f store.Filter, by store.Dimension) (_ []store.BreakdownRow, err error) {
+	defer func() { err = unavailable(err) }()
 	g, ok := groupings[by]
 	if !ok {
 		return nil, fmt.Errorf("store: breakdown: %w: unknown dimension %q", store.ErrInvalid, by)
@@ -472,7 +473,8 @@ func labelKeys(ctx context.Context, tx querier, rows []store.BreakdownRow) error
 // read from the records still stored. Pick a step the window's age allows,
 // such as 1 minute for the last hour, 1 hour for 24 hours or 7 days and 1 day
 // beyond.
-func (s *Postgres) Series(ctx context.Context, f store.Filter, step time.Duration) ([]store.Point, error) {
+func (s *Postgres) Series(ctx context.Context, f store.Filter, step time.Duration) (_ []store.Point, err error) {
+	defer func() { err = unavailable(err) }()
 	if step < time.Minute || step%time.Minute != 0 {
 		return nil, fmt.Errorf("store: series: %w: step %v is not a whole number of minutes", store.ErrInvalid, step)
 	}
@@ -583,7 +585,8 @@ func (s *Postgres) Series(ctx context.Context, f store.Filter, step time.Duratio
 
 // Coverage returns the period the rollups cover and their grains, for the
 // dashboard to say how far back, and how finely, it can answer.
-func (s *Postgres) Coverage(ctx context.Context) (store.Coverage, error) {
+func (s *Postgres) Coverage(ctx context.Context) (_ store.Coverage, err error) {
+	defer func() { err = unavailable(err) }()
 	tx, err := s.readTx(ctx)
 	if err != nil {
 		return store.Coverage{}, fmt.Errorf("store: coverage: %w", err)

@@ -17,11 +17,12 @@ import (
 
 // CreateSession stores sess. Its IDHash must be new, and it must have an
 // expiry; otherwise the error wraps ErrInvalid.
-func (s *Postgres) CreateSession(ctx context.Context, sess store.Session) error {
+func (s *Postgres) CreateSession(ctx context.Context, sess store.Session) (err error) {
+	defer func() { err = unavailable(err) }()
 	if sess.IDHash == "" || sess.Expires.IsZero() {
 		return fmt.Errorf("store: create session: %w: id hash and expiry are required", store.ErrInvalid)
 	}
-	_, err := s.pool.Exec(ctx, `
+	_, err = s.pool.Exec(ctx, `
 		INSERT INTO sessions (id_hash, key_hash, key_mask, admin, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`,
 		validText(sess.IDHash), validText(sess.KeyHash), validText(sess.KeyMask), sess.Admin,
@@ -34,12 +35,13 @@ func (s *Postgres) CreateSession(ctx context.Context, sess store.Session) error 
 
 // GetSession returns the session with the given IDHash, or an error
 // wrapping ErrNotFound when there is none or it has expired by now.
-func (s *Postgres) GetSession(ctx context.Context, idHash string, now time.Time) (store.Session, error) {
+func (s *Postgres) GetSession(ctx context.Context, idHash string, now time.Time) (_ store.Session, err error) {
+	defer func() { err = unavailable(err) }()
 	var (
 		sess             store.Session
 		created, expires string
 	)
-	err := s.pool.QueryRow(ctx, `
+	err = s.pool.QueryRow(ctx, `
 		SELECT id_hash, key_hash, key_mask, admin, created_at, expires_at
 		FROM sessions
 		WHERE id_hash = $1 AND expires_at > $2`,
@@ -61,7 +63,8 @@ func (s *Postgres) GetSession(ctx context.Context, idHash string, now time.Time)
 
 // DeleteSession deletes a session, revoking it at once. Deleting a missing
 // session is not an error.
-func (s *Postgres) DeleteSession(ctx context.Context, idHash string) error {
+func (s *Postgres) DeleteSession(ctx context.Context, idHash string) (err error) {
+	defer func() { err = unavailable(err) }()
 	if _, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE id_hash = $1`, textArg(idHash)); err != nil {
 		return fmt.Errorf("store: delete session: %w", err)
 	}
@@ -70,7 +73,8 @@ func (s *Postgres) DeleteSession(ctx context.Context, idHash string) error {
 
 // DeleteExpiredSessions deletes the sessions expired by now and returns how
 // many it deleted.
-func (s *Postgres) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
+func (s *Postgres) DeleteExpiredSessions(ctx context.Context, now time.Time) (_ int64, err error) {
+	defer func() { err = unavailable(err) }()
 	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1`, formatTime(now))
 	if err != nil {
 		return 0, fmt.Errorf("store: delete expired sessions: %w", err)

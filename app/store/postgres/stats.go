@@ -19,7 +19,8 @@ import (
 // edges of the window (see findStats); its percentiles then come from
 // histograms. Everything runs in one read transaction, so it sees one
 // state of the database.
-func (s *Postgres) Stats(ctx context.Context, f store.Filter, now time.Time) (store.Stats, error) {
+func (s *Postgres) Stats(ctx context.Context, f store.Filter, now time.Time) (_ store.Stats, err error) {
+	defer func() { err = unavailable(err) }()
 	tx, err := s.readTx(ctx)
 	if err != nil {
 		return store.Stats{}, fmt.Errorf("store: stats: %w", err)
@@ -45,7 +46,8 @@ func listTable(v store.Viewer) string {
 // the model that served each request, or the one requested when the
 // upstream named none. It reads the day rollups, so it lists the models of
 // records retention has deleted too.
-func (s *Postgres) Models(ctx context.Context, v store.Viewer) ([]string, error) {
+func (s *Postgres) Models(ctx context.Context, v store.Viewer) (_ []string, err error) {
+	defer func() { err = unavailable(err) }()
 	vis, args := visibleWhere(v)
 	names, err := queryStrings(ctx, s.pool, `
 		SELECT DISTINCT m FROM (
@@ -64,7 +66,8 @@ func (s *Postgres) Models(ctx context.Context, v store.Viewer) ([]string, error)
 // Methods returns the distinct HTTP methods of the records v may see, in
 // upper case (as Filter.Method ignores case), sorted. Like Models, it reads
 // the day rollups.
-func (s *Postgres) Methods(ctx context.Context, v store.Viewer) ([]string, error) {
+func (s *Postgres) Methods(ctx context.Context, v store.Viewer) (_ []string, err error) {
+	defer func() { err = unavailable(err) }()
 	vis, args := visibleWhere(v)
 	names, err := queryStrings(ctx, s.pool, `
 		SELECT DISTINCT UPPER(method) COLLATE "C" AS m
@@ -81,7 +84,8 @@ func (s *Postgres) Methods(ctx context.Context, v store.Viewer) ([]string, error
 // first, from the small table the writer keeps: Requests counts every
 // request made with the key, those retention deleted included. It applies
 // no visibility rule: only admins may be shown it.
-func (s *Postgres) Keys(ctx context.Context) ([]store.KeyInfo, error) {
+func (s *Postgres) Keys(ctx context.Context) (_ []store.KeyInfo, err error) {
+	defer func() { err = unavailable(err) }()
 	rows, err := s.pool.Query(ctx, `
 		SELECT key_hash, key_mask, requests, last_seen
 		FROM api_keys
@@ -121,10 +125,11 @@ func lastIDSQL(v store.Viewer) (string, []any) {
 // LastID returns the id of the newest record v may see, or "" when there
 // is none. A poller compares it with the one it saw before to learn
 // whether anything new arrived.
-func (s *Postgres) LastID(ctx context.Context, v store.Viewer) (string, error) {
+func (s *Postgres) LastID(ctx context.Context, v store.Viewer) (_ string, err error) {
+	defer func() { err = unavailable(err) }()
 	query, args := lastIDSQL(v)
 	var id string
-	err := queryRow(ctx, s.pool, query, args...).Scan(&id)
+	err = queryRow(ctx, s.pool, query, args...).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	} else if err != nil {
@@ -135,7 +140,8 @@ func (s *Postgres) LastID(ctx context.Context, v store.Viewer) (string, error) {
 
 // HasKey reports whether any record was made with the key whose
 // fingerprint is keyHash. The dashboard lets a key log in only then.
-func (s *Postgres) HasKey(ctx context.Context, keyHash string) (bool, error) {
+func (s *Postgres) HasKey(ctx context.Context, keyHash string) (_ bool, err error) {
+	defer func() { err = unavailable(err) }()
 	if keyHash == "" {
 		return false, nil
 	}

@@ -1,73 +1,17 @@
 package postgres
 
 import (
-	"context"
-	"sync"
-
-	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
-	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/pipeline"
 )
 
-// writePath is what the store needs of the recording pipeline.
-type writePath interface {
-	Record(rec *capture.Record) error
-	Flush(ctx context.Context) error
-	Health() store.Health
-	Close() error
-}
-
-// TEMPORARY until package pipeline lands: a synchronous stand-in that
-// commits on Flush and Close.
-type shim struct {
-	s      *Postgres
-	mu     sync.Mutex
-	queue  []*capture.Record
-	closed bool
-}
-
-func newWritePath(s *Postgres, _ Options) writePath { return &shim{s: s} }
-
-func (w *shim) Record(rec *capture.Record) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		return store.ErrClosed
-	}
-	if !rec.Analyzed {
-		rec.Analyze()
-	}
-	w.queue = append(w.queue, rec)
-	return nil
-}
-
-func (w *shim) Flush(ctx context.Context) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		return store.ErrClosed
-	}
-	return w.flush(ctx)
-}
-
-func (w *shim) flush(ctx context.Context) error {
-	for len(w.queue) > 0 {
-		n := min(len(w.queue), 512)
-		if err := w.s.Commit(ctx, w.queue[:n]); err != nil {
-			return err
-		}
-		w.queue = w.queue[n:]
-	}
-	return nil
-}
-
-func (w *shim) Health() store.Health { return store.Health{} }
-
-func (w *shim) Close() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		return nil
-	}
-	w.closed = true
-	return w.flush(context.Background())
+// newWritePath starts the recording pipeline that commits through s: the
+// queue, the analysis workers and the writer goroutine every backend
+// shares. Each replica has its own; Commit is what makes them safe
+// together.
+func newWritePath(s *Postgres, opts Options) *pipeline.Pipeline {
+	return pipeline.New(s, pipeline.Options{
+		QueueSize: opts.QueueSize, QueueBytes: opts.QueueBytes, QueueWait: opts.QueueWait,
+		AnalyzeWorkers: opts.AnalyzeWorkers, BatchSize: opts.BatchSize, BatchDelay: opts.BatchDelay,
+		Hooks: opts.Hooks, OnCommit: opts.OnCommit, Logger: opts.Logger,
+	})
 }
