@@ -154,7 +154,7 @@ func Open(ctx context.Context, url string, opts Options) (*Postgres, error) {
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("store: postgres: cannot connect to %s: %w (%w)", hostPort(cfg.ConnConfig.Config), connErr(err), store.ErrUnavailable)
+		return nil, unavailableError{fmt.Errorf("store: postgres: cannot connect to %s: %w", hostPort(cfg.ConnConfig.Config), connErr(err))}
 	}
 	if err := migrate(ctx, pool); err != nil {
 		pool.Close()
@@ -189,9 +189,19 @@ func hostPort(c pgconn.Config) string {
 	return net.JoinHostPort(c.Host, fmt.Sprint(c.Port))
 }
 
-// connErr returns the innermost cause of a connection error, which does
-// not repeat the connection string.
+// connErr returns the cause of a connection error without the
+// connection's description, which the caller gives: the server's answer
+// (a wrong password, an unknown database), or the system's (connection
+// refused).
 func connErr(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err
+	}
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) {
 		if u := errors.Unwrap(ce); u != nil {
@@ -269,8 +279,15 @@ func unavailable(err error) error {
 	if err == nil || errors.Is(err, store.ErrUnavailable) || !unreachable(err) {
 		return err
 	}
-	return fmt.Errorf("%w (%w)", err, store.ErrUnavailable)
+	return unavailableError{err}
 }
+
+// unavailableError is an error that also wraps store.ErrUnavailable,
+// without saying so in its message.
+type unavailableError struct{ err error }
+
+func (e unavailableError) Error() string   { return e.err.Error() }
+func (e unavailableError) Unwrap() []error { return []error{e.err, store.ErrUnavailable} }
 
 // unreachable reports whether err means the server cannot be reached or
 // is going away: the connection errors and server states of failing, not
