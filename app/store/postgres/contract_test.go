@@ -1,0 +1,47 @@
+package postgres_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/postgres"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/postgres/pgtest"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
+
+var _ storetest.Pruner = (*postgres.Postgres)(nil)
+
+// MustOpen opens a store on url, closed when the test ends.
+func MustOpen(tb testing.TB, url string, opts postgres.Options) *postgres.Postgres {
+	tb.Helper()
+	s, err := postgres.Open(context.Background(), url, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return s
+}
+
+// TestContract runs the contract every backend meets against a fresh
+// database of a real PostgreSQL cluster per test.
+func TestContract(t *testing.T) {
+	c := pgtest.Start(t)
+	storetest.Run(t, func(t *testing.T, o storetest.Options) store.Store {
+		if o.EachPageRows > 0 || o.EachPageBytes > 0 {
+			postgres.SetEachPage(t, o.EachPageRows, o.EachPageBytes)
+		}
+		opts := postgres.Options{MaxHistory: o.MaxHistory, PruneEvery: o.PruneEvery, PruneBatch: o.PruneBatch}
+		if o.AfterPrune != nil {
+			opts.Hooks = []store.Hook{{AfterPrune: o.AfterPrune}}
+		}
+		return MustOpen(t, c.NewDatabase(t), opts)
+	})
+}
