@@ -31,6 +31,7 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/auth"
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/config"
+	"github.com/openrouter-proxy/openrouter-proxy/app/follow"
 	"github.com/openrouter-proxy/openrouter-proxy/app/live"
 	"github.com/openrouter-proxy/openrouter-proxy/app/metrics"
 	"github.com/openrouter-proxy/openrouter-proxy/app/mockupstream"
@@ -38,6 +39,7 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/search"
 	"github.com/openrouter-proxy/openrouter-proxy/app/seed"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/postgres"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 	"github.com/openrouter-proxy/openrouter-proxy/app/web"
 )
@@ -71,14 +73,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	if cfg.Demo && cfg.Role != config.RoleAll {
+		return errors.New("config: -demo runs the whole service: leave ROLE at all")
+	}
 	log := newLogger(cfg, stderr)
 
 	// Listen before anything else so a busy port fails fast and clearly.
-	proxyLn, err := net.Listen("tcp", cfg.ProxyAddr())
-	if err != nil {
-		return fmt.Errorf("proxy: listen on %s (PROXY_HOST/PROXY_PORT): %w", cfg.ProxyAddr(), err)
+	// The proxy role has no dashboard, but its health and metrics are
+	// served on the dashboard's port.
+	var proxyLn net.Listener
+	if cfg.Role.Proxy() {
+		if proxyLn, err = net.Listen("tcp", cfg.ProxyAddr()); err != nil {
+			return fmt.Errorf("proxy: listen on %s (PROXY_HOST/PROXY_PORT): %w", cfg.ProxyAddr(), err)
+		}
+		defer proxyLn.Close()
 	}
-	defer proxyLn.Close()
 	webLn, err := net.Listen("tcp", cfg.WebAddr())
 	if err != nil {
 		return fmt.Errorf("dashboard: listen on %s (WEB_HOST/WEB_PORT): %w", cfg.WebAddr(), err)
@@ -99,89 +108,89 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	tracker := live.New()
 	mx := metrics.New(metrics.Options{})
+	shared := cfg.DatabaseURL != ""
+	storeHooks := []store.Hook{mx.Hook(), {AfterCommit: tracker.Committed, AfterPrune: tracker.Pruned}}
 	var toIndex indexHooks // the index opens after the store it reads from
-	st, err := openStore(ctx, cfg, sqlite.Options{
+	if cfg.Role.Dashboard() {
+		// On a shared database the follower below brings the index every
+		// replica's commits, this process's included.
+		h := store.Hook{AfterPrune: toIndex.pruned}
+		if !shared {
+			h.AfterCommit = toIndex.committed
+		}
+		storeHooks = append(storeHooks, h)
+	}
+	st, err := openStore(ctx, cfg, storeOptions{
 		QueueBytes: cfg.QueueBytes,
-		MaxHistory: cfg.MaxHistory,
+		MaxHistory: retention(cfg),
 		Logger:     log,
 		Progress:   rollupProgress(stderr),
 		OnCommit:   mx.ObserveCommit,
-		Hooks: append([]store.Hook{
-			mx.Hook(),
-			{AfterCommit: tracker.Committed, AfterPrune: tracker.Pruned},
-			{AfterCommit: toIndex.committed, AfterPrune: toIndex.pruned},
-		}, hooks...),
+		Hooks:      append(storeHooks, hooks...),
 	})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 
-	// Opened before the proxy serves, so that it checks itself against
-	// SQLite before anything new is committed.
-	index, err := search.Open(search.Options{Dir: cfg.SearchDir(), Source: st, Logger: log})
-	if err != nil {
-		return fmt.Errorf("%w (DATA_DIR)", err)
+	var px *proxy.Proxy
+	var proxySrv *http.Server
+	if cfg.Role.Proxy() {
+		px = proxy.New(proxy.Options{
+			Upstream:       cfg.UpstreamBase,
+			DefaultKey:     cfg.DefaultAPIKey,
+			Timeout:        cfg.RequestTimeout,
+			MaxDuration:    cfg.StreamMax,
+			Retries:        cfg.RetryCount,
+			RetryBodyLimit: cfg.RetryBodyLimit,
+			BodyLimit:      cfg.BodyLimit,
+			DropCookies:    []string{auth.CookieName},
+			Recorder:       st,
+			Tracker:        tracker,
+			Logger:         log,
+		})
+		proxySrv = newServer(px, log)
 	}
-	defer index.Close()
-	toIndex.set(index)
-	mx.Watch(st, index)
 
-	// On a shared database every dashboard replica must sign cookies with
-	// the same key: unless SESSION_SECRET says which, it is kept there.
-	var secret []byte
-	if cfg.DatabaseURL != "" && cfg.SessionSecret == "" {
-		secret, err = auth.SharedSecret(ctx, st)
+	var index *search.Index
+	var webHandler http.Handler
+	if cfg.Role.Dashboard() {
+		// Opened before the proxy serves, so that it checks itself against
+		// the database before anything new is committed.
+		index, err = search.Open(search.Options{Dir: cfg.SearchDir(), Source: st, Logger: log})
+		if err != nil {
+			return fmt.Errorf("%w (DATA_DIR)", err)
+		}
+		defer index.Close()
+		toIndex.set(index)
+		mx.Watch(st, index)
+		if shared {
+			if err := followReplicas(ctx, st, tracker, index, log); err != nil {
+				return err
+			}
+		}
+		if webHandler, err = dashboard(ctx, cfg, st, index, tracker, mx, log); err != nil {
+			return err
+		}
+		go expireSessions(ctx, st, log)
 	} else {
-		secret, err = auth.LoadSecret(cfg.SessionSecret, cfg.DataDir)
+		mx.Watch(st, nil)
+		webHandler = web.Ops(st.Health, mx.Handler(cfg.MetricsToken))
 	}
-	if err != nil {
-		return err
-	}
-
-	px := proxy.New(proxy.Options{
-		Upstream:       cfg.UpstreamBase,
-		DefaultKey:     cfg.DefaultAPIKey,
-		Timeout:        cfg.RequestTimeout,
-		MaxDuration:    cfg.StreamMax,
-		Retries:        cfg.RetryCount,
-		RetryBodyLimit: cfg.RetryBodyLimit,
-		BodyLimit:      cfg.BodyLimit,
-		DropCookies:    []string{auth.CookieName},
-		Recorder:       st,
-		Tracker:        tracker,
-		Logger:         log,
-	})
-	proxySrv := newServer(px, log)
-	dash := &web.Server{
-		Store:  st,
-		Search: index,
-		Auth: auth.New(auth.Options{
-			AdminKeys: cfg.SuperAdminKeys, DefaultKey: cfg.DefaultAPIKey, Secret: secret,
-			CookieSecure: cfg.CookieSecure, Sessions: st, Known: st,
-		}),
-		Limiter:        auth.NewLimiter(10, 15*time.Minute, st),
-		TrustedProxies: cfg.TrustedProxies,
-		Live:           tracker,
-		PageSize:       cfg.PageSize,
-		ProxyURL:       "http://" + proxyLn.Addr().String(),
-		Demo:           cfg.Demo,
-		Health:         st.Health,
-		Metrics:        mx.Handler(cfg.MetricsToken),
-		Log:            log,
-	}
-	webSrv := newServer(dash.Handler(), log)
+	webSrv := newServer(webHandler, log)
 
 	errc := make(chan error, 2)
-	go func() { errc <- serve(proxySrv, proxyLn) }()
+	if proxySrv != nil {
+		go func() { errc <- serve(proxySrv, proxyLn) }()
+	}
 	go func() { errc <- serve(webSrv, webLn) }()
-	printBanner(stdout, cfg, proxyLn.Addr(), webLn.Addr(), demoAdmin)
-	log.Info("started", "proxy", proxyLn.Addr().String(), "dashboard", webLn.Addr().String(), "upstream", cfg.UpstreamBase.Redacted(), "data", cfg.DBPath())
+	printBanner(stdout, cfg, proxyLn, webLn.Addr(), demoAdmin)
+	log.Info("started", "role", cfg.Role, "proxy", addrOf(proxyLn), "dashboard", webLn.Addr().String(),
+		"upstream", cfg.UpstreamBase.Redacted(), "data", dataName(cfg))
 
 	if cfg.Demo {
 		go mockupstream.Traffic(ctx, "http://"+proxyLn.Addr().String()+"/v1", demoKeys, log)
 	}
-	go expireSessions(ctx, st, log)
 
 	select {
 	case <-ctx.Done():
@@ -203,24 +212,122 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		close(webDone)
 	}()
-	graceCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
-	defer cancel()
-	if err := proxySrv.Shutdown(graceCtx); err != nil {
-		log.Warn("grace period over; closing open connections", "err", err)
-		px.CutOff()
-		proxySrv.Close()
+	if proxySrv != nil {
+		graceCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+		defer cancel()
+		if err := proxySrv.Shutdown(graceCtx); err != nil {
+			log.Warn("grace period over; closing open connections", "err", err)
+			px.CutOff()
+			proxySrv.Close()
+		}
 	}
 	<-webDone
-	px.Wait()
+	if px != nil {
+		px.Wait()
+	}
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("store: flush on shutdown: %w", err)
 	}
-	// What the index has not taken yet, it reads from SQLite next time.
-	if err := index.Close(); err != nil {
-		log.Warn("search: close the index", "err", err)
+	// What the index has not taken yet, it reads from the database next time.
+	if index != nil {
+		if err := index.Close(); err != nil {
+			log.Warn("search: close the index", "err", err)
+		}
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// retention is MAX_REQUESTS_HISTORY for the processes that run retention:
+// the dashboard's work, so that proxy replicas only record.
+func retention(cfg config.Config) int {
+	if !cfg.Role.Dashboard() {
+		return 0
+	}
+	return cfg.MaxHistory
+}
+
+// dashboard returns the dashboard's handler.
+func dashboard(ctx context.Context, cfg config.Config, st store.Store, index *search.Index, tracker *live.Tracker, mx *metrics.Metrics, log *slog.Logger) (http.Handler, error) {
+	// On a shared database every dashboard replica must sign cookies with
+	// the same key: unless SESSION_SECRET says which, it is kept there.
+	var secret []byte
+	var err error
+	if cfg.DatabaseURL != "" && cfg.SessionSecret == "" {
+		secret, err = auth.SharedSecret(ctx, st)
+	} else {
+		secret, err = auth.LoadSecret(cfg.SessionSecret, cfg.DataDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	dash := &web.Server{
+		Store:  st,
+		Search: index,
+		Auth: auth.New(auth.Options{
+			AdminKeys: cfg.SuperAdminKeys, DefaultKey: cfg.DefaultAPIKey, Secret: secret,
+			CookieSecure: cfg.CookieSecure, Sessions: st, Known: st,
+		}),
+		Limiter:        auth.NewLimiter(10, 15*time.Minute, st),
+		TrustedProxies: cfg.TrustedProxies,
+		Live:           tracker,
+		PageSize:       cfg.PageSize,
+		ProxyURL:       "http://" + cfg.ProxyAddr(),
+		Demo:           cfg.Demo,
+		Health:         st.Health,
+		Metrics:        mx.Handler(cfg.MetricsToken),
+		Log:            log,
+	}
+	return dash.Handler(), nil
+}
+
+// followReplicas starts following a shared database: every replica's
+// commits, from now on, reach the live table and the search index (which
+// caught up on the history by itself) within a poll interval, and what
+// another replica's retention deleted leaves the index.
+func followReplicas(ctx context.Context, st store.Store, tracker *live.Tracker, index *search.Index, log *slog.Logger) error {
+	from, err := st.LastSeq(ctx)
+	if err != nil {
+		return fmt.Errorf("follow: %w", err)
+	}
+	f := follow.New(follow.Options{
+		Source:    st,
+		Committed: []func([]*capture.Record){tracker.Committed, index.Committed},
+		Logger:    log,
+	}, from)
+	go f.Run(ctx)
+	go func() {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				index.Reconcile()
+			}
+		}
+	}()
+	return nil
+}
+
+// addrOf is a listener's address, or "" without one.
+func addrOf(ln net.Listener) string {
+	if ln == nil {
+		return ""
+	}
+	return ln.Addr().String()
+}
+
+// dataName says where the records are kept, without credentials.
+func dataName(cfg config.Config) string {
+	if cfg.DatabaseURL == "" {
+		return cfg.DBPath()
+	}
+	if u, err := url.Parse(cfg.DatabaseURL); err == nil {
+		return u.Redacted()
+	}
+	return "postgres"
 }
 
 // indexHooks forwards the store's commit and prune hooks to the search
@@ -291,7 +398,7 @@ func runReindex(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	log := newLogger(cfg, stderr)
-	st, err := openStore(ctx, cfg, sqlite.Options{Logger: log, Progress: rollupProgress(stderr)})
+	st, err := openStore(ctx, cfg, storeOptions{Logger: log, Progress: rollupProgress(stderr)})
 	if err != nil {
 		return err
 	}
@@ -366,7 +473,7 @@ func runImportSeed(ctx context.Context, args []string, getenv func(string) strin
 	// rollup buckets each, and one transaction updates a bucket once. A
 	// smaller queue: the bar counts rows read, which must not run far
 	// ahead of the rows committed.
-	st, err := openStore(ctx, cfg, sqlite.Options{
+	st, err := openStore(ctx, cfg, storeOptions{
 		QueueBytes: min(cfg.QueueBytes, importQueueBytes), QueueWait: 24 * time.Hour, BatchSize: importBatch, Logger: log,
 		Progress: rollupProgress(stderr),
 	})
@@ -432,14 +539,24 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 
 // printBanner prints the seed's start-up banner. demoAdmin is the admin key
 // -demo made up, if any; a configured key is never printed.
-func printBanner(w io.Writer, cfg config.Config, proxyAddr, webAddr net.Addr, demoAdmin string) {
+func printBanner(w io.Writer, cfg config.Config, proxyLn net.Listener, webAddr net.Addr, demoAdmin string) {
 	line := "============================================================"
 	mode := ""
-	if cfg.Demo {
+	switch {
+	case cfg.Demo:
 		mode = " (demo: offline mock upstream)"
+	case cfg.Role != config.RoleAll:
+		mode = " (role: " + string(cfg.Role) + ")"
 	}
-	fmt.Fprintf(w, "🚀 OpenRouter proxy%s\n%s\n📡 Proxy server: http://%s\n🌐 Web dashboard: http://%s\n",
-		mode, line, proxyAddr, webAddr)
+	fmt.Fprintf(w, "🚀 OpenRouter proxy%s\n%s\n", mode, line)
+	if proxyLn != nil {
+		fmt.Fprintf(w, "📡 Proxy server: http://%s\n", proxyLn.Addr())
+	}
+	if cfg.Role.Dashboard() {
+		fmt.Fprintf(w, "🌐 Web dashboard: http://%s\n", webAddr)
+	} else {
+		fmt.Fprintf(w, "🩺 Health and metrics: http://%s/healthz, /metrics\n", webAddr)
+	}
 	if demoAdmin != "" {
 		fmt.Fprintf(w, "🔑 Demo admin key (log in with it): %s\n", demoAdmin)
 	}
@@ -471,13 +588,36 @@ func runMock(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return mockupstream.Serve(ctx, *addr, log)
 }
 
-// openStore opens the store cfg names, the SQLite file in DATA_DIR, with
-// opts. The rest of the program sees it only as a store.Store.
-func openStore(ctx context.Context, cfg config.Config, opts sqlite.Options) (store.Store, error) {
+// storeOptions is what the program asks of whichever store it opens.
+type storeOptions struct {
+	QueueBytes int64
+	QueueWait  time.Duration
+	BatchSize  int
+	MaxHistory int
+	Progress   func(done, total int64)
+	Hooks      []store.Hook
+	OnCommit   func(took time.Duration, records int)
+	Logger     *slog.Logger
+}
+
+// openStore opens the store cfg names: the PostgreSQL database of
+// DATABASE_URL, else the SQLite file in DATA_DIR. The rest of the program
+// sees it only as a store.Store.
+func openStore(ctx context.Context, cfg config.Config, o storeOptions) (store.Store, error) {
 	if cfg.DatabaseURL != "" {
-		return nil, errors.New("store: DATABASE_URL: PostgreSQL is not supported by this build yet; unset it to use SQLite in DATA_DIR")
+		st, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{
+			QueueBytes: o.QueueBytes, QueueWait: o.QueueWait, BatchSize: o.BatchSize, MaxHistory: o.MaxHistory,
+			Progress: o.Progress, Hooks: o.Hooks, OnCommit: o.OnCommit, Logger: o.Logger,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%w (DATABASE_URL)", err)
+		}
+		return st, nil
 	}
-	st, err := sqlite.Open(ctx, cfg.DBPath(), opts)
+	st, err := sqlite.Open(ctx, cfg.DBPath(), sqlite.Options{
+		QueueBytes: o.QueueBytes, QueueWait: o.QueueWait, BatchSize: o.BatchSize, MaxHistory: o.MaxHistory,
+		Progress: o.Progress, Hooks: o.Hooks, OnCommit: o.OnCommit, Logger: o.Logger,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s (DATA_DIR): %w", cfg.DBPath(), err)
 	}
