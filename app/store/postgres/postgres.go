@@ -86,9 +86,10 @@ type Options struct {
 	// counted so far. It is called on Open's goroutine.
 	Progress func(done, total int64)
 
-	// Hooks ride on the write path, in order: AfterCommit on the
-	// pipeline's writer goroutine, AfterPrune on the maintenance
-	// goroutine, after each retention step this replica ran.
+	// Hooks ride on the write path and on retention, in order:
+	// AfterCommit on the pipeline's writer goroutine, AfterPrune after
+	// each retention step this replica ran, on the goroutine that ran it
+	// (the maintenance goroutine, or Prune's caller).
 	Hooks []store.Hook
 	// OnCommit, when set, is called after each transaction of records
 	// commits, with the time writing it took and how many records it held.
