@@ -127,7 +127,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	toIndex.set(index)
 	mx.Watch(st, index)
 
-	secret, err := auth.LoadSecret(cfg.SessionSecret, cfg.DataDir)
+	// On a shared database every dashboard replica must sign cookies with
+	// the same key: unless SESSION_SECRET says which, it is kept there.
+	var secret []byte
+	if cfg.DatabaseURL != "" && cfg.SessionSecret == "" {
+		secret, err = auth.SharedSecret(ctx, st)
+	} else {
+		secret, err = auth.LoadSecret(cfg.SessionSecret, cfg.DataDir)
+	}
 	if err != nil {
 		return err
 	}
@@ -153,7 +160,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			AdminKeys: cfg.SuperAdminKeys, DefaultKey: cfg.DefaultAPIKey, Secret: secret,
 			CookieSecure: cfg.CookieSecure, Sessions: st, Known: st,
 		}),
-		Limiter:        auth.NewLimiter(10, 15*time.Minute),
+		Limiter:        auth.NewLimiter(10, 15*time.Minute, st),
 		TrustedProxies: cfg.TrustedProxies,
 		Live:           tracker,
 		PageSize:       cfg.PageSize,

@@ -2,17 +2,17 @@ package auth_test
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/auth"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
 
 func TestLoadSecret(t *testing.T) {
@@ -38,35 +38,48 @@ func TestLoadSecret(t *testing.T) {
 	}
 }
 
-func TestLimiter(t *testing.T) {
-	l := auth.NewLimiter(3, time.Hour)
-	for i := range 3 {
-		if ok, _ := l.Fail("10.0.0.1"); !ok {
-			t.Fatalf("failure %d refused; the first 3 are within the limit", i+1)
+// TestSharedSecret: every process on one database gets the secret the
+// first one generated.
+func TestSharedSecret(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "proxy.db")
+	var got [][]byte
+	for range 2 {
+		st, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
 		}
+		b, err := auth.SharedSecret(context.Background(), st)
+		st.Close()
+		if err != nil || len(b) != 64 {
+			t.Fatalf("SharedSecret = %d bytes, %v", len(b), err)
+		}
+		got = append(got, b)
 	}
-	if ok, wait := l.Fail("10.0.0.1"); ok || wait <= 0 || wait > time.Hour {
-		t.Fatalf("4th failure: ok %v, wait %v; want refused until the window ends", ok, wait)
-	}
-	if ok, _ := l.Fail("10.0.0.2"); !ok {
-		t.Fatal("another client was refused")
+	if !bytes.Equal(got[0], got[1]) {
+		t.Fatal("a second process got another secret")
 	}
 }
 
-func TestLimiterParallel(t *testing.T) {
-	l := auth.NewLimiter(10, time.Hour)
-	var allowed atomic.Int64
-	var wg sync.WaitGroup
-	for range 100 {
-		wg.Go(func() {
-			if ok, _ := l.Fail("10.0.0.9"); ok {
-				allowed.Add(1)
-			}
-		})
+// TestLimiter: the limit counted in a real store; two limiters on one
+// database (two dashboard replicas) share it.
+func TestLimiter(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "proxy.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	wg.Wait()
-	if allowed.Load() != 10 {
-		t.Fatalf("%d parallel failures within the limit, want 10", allowed.Load())
+	defer st.Close()
+	a, b := auth.NewLimiter(3, time.Hour, st), auth.NewLimiter(3, time.Hour, st)
+	ctx := context.Background()
+	for i, l := range []*auth.Limiter{a, b, a} {
+		if ok, _, err := l.Fail(ctx, "10.0.0.1"); err != nil || !ok {
+			t.Fatalf("failure %d: ok=%v err=%v; the first 3 are within the limit", i+1, ok, err)
+		}
+	}
+	if ok, wait, err := b.Fail(ctx, "10.0.0.1"); err != nil || ok || wait <= 0 || wait > time.Hour {
+		t.Fatalf("4th failure, on the other limiter: ok %v, wait %v, err %v; want refused until the window ends", ok, wait, err)
+	}
+	if ok, _, err := a.Fail(ctx, "10.0.0.2"); err != nil || !ok {
+		t.Fatal("another client was refused")
 	}
 }
 

@@ -1,13 +1,21 @@
 package auth
 
 import (
+	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 )
+
+// FailureCounter is where failed logins are counted: the store, so that
+// every dashboard process on one database applies one limit
+// (store.Store.LoginFailed).
+type FailureCounter interface {
+	LoginFailed(ctx context.Context, client string, now time.Time, window time.Duration, max int) (ok bool, wait time.Duration, err error)
+}
 
 // Limiter counts failed logins per client and refuses the failures beyond
 // Max within Window. It never refuses a valid key: callers check the key
@@ -19,47 +27,24 @@ type Limiter struct {
 	Max    int
 	Window time.Duration
 
-	mu    sync.Mutex
-	fails map[string]*window
-	now   func() time.Time
+	counter FailureCounter
 }
 
-type window struct {
-	start time.Time
-	n     int
-}
-
-// NewLimiter allows max failures per client per window.
-func NewLimiter(max int, per time.Duration) *Limiter {
-	return &Limiter{Max: max, Window: per, fails: map[string]*window{}, now: time.Now}
+// NewLimiter allows max failures per client per window, counted in c.
+func NewLimiter(max int, per time.Duration, c FailureCounter) *Limiter {
+	return &Limiter{Max: max, Window: per, counter: c}
 }
 
 // Fail counts one failed login from client (as Client names it) and reports
 // whether it is within the limit, and if not, how long until the client's
-// window ends. Counting and deciding in one step means parallel failures
-// cannot all slip under the limit.
-func (l *Limiter) Fail(client string) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	w := l.fails[client]
-	if w == nil || now.Sub(w.start) > l.Window {
-		w = &window{start: now}
-		l.fails[client] = w
+// window ends. Counting and deciding in one step means parallel failures,
+// on any dashboard sharing the database, cannot all slip under the limit.
+func (l *Limiter) Fail(ctx context.Context, client string) (bool, time.Duration, error) {
+	ok, wait, err := l.counter.LoginFailed(ctx, client, time.Now(), l.Window, l.Max)
+	if err != nil {
+		return false, 0, fmt.Errorf("auth: count a failed login: %w", err)
 	}
-	if w.n >= l.Max {
-		return false, w.start.Add(l.Window).Sub(now)
-	}
-	w.n++
-	// Forget stale windows now and then, so the map stays small.
-	if len(l.fails) > 10000 {
-		for k, v := range l.fails {
-			if now.Sub(v.start) > l.Window {
-				delete(l.fails, k)
-			}
-		}
-	}
-	return true, 0
+	return ok, wait, nil
 }
 
 // Client names who a request comes from, for the Limiter: the address of

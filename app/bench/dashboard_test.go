@@ -44,7 +44,7 @@ func openDashboard(b *testing.B) *dashboard {
 			Secret:    []byte("0123456789abcdef0123456789abcdef-bench-secret"),
 			Sessions:  w.st, Known: w.st,
 		}),
-		Limiter:  auth.NewLimiter(1000, time.Minute),
+		Limiter:  auth.NewLimiter(1000, time.Minute, w.st),
 		Live:     d.live,
 		PageSize: 50,
 		ProxyURL: "http://127.0.0.1:8080",

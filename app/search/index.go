@@ -195,7 +195,7 @@ func (ix *Index) verify(bi bleve.Index, wm int64) error {
 		return err
 	}
 	if wm > st.MaxSeq {
-		ix.log.Warn("search: the index is ahead of SQLite (its last commits were lost); dropping what SQLite no longer has",
+		ix.log.Warn("search: the index is ahead of the database (its last commits were lost); dropping what the database no longer has",
 			"index", wm, "sqlite", st.MaxSeq)
 		if err := ix.deleteMatching(bi, seqAbove(st.MaxSeq)); err != nil {
 			return err
@@ -319,6 +319,14 @@ func (ix *Index) Pruned(ids []string) {
 	}
 }
 
+// Reconcile asks the indexer to drop the records the database no longer
+// holds, by age, as after a missed AfterPrune: for a dashboard whose
+// database another process prunes. It never waits.
+func (ix *Index) Reconcile() {
+	ix.reconcile.Store(true)
+	ix.nudge()
+}
+
 func (ix *Index) nudge() {
 	select {
 	case ix.poke <- struct{}{}:
@@ -395,7 +403,7 @@ func (ix *Index) run(ctx context.Context) {
 		}
 	}
 	if err := ix.catchUp(ctx, false); err != nil && ctx.Err() == nil {
-		ix.log.Error("search: catch up from SQLite", "err", err)
+		ix.log.Error("search: catch up from the database", "err", err)
 	}
 	ix.purgeOld(ctx)
 	tick := time.NewTicker(5 * time.Second)
@@ -412,7 +420,7 @@ func (ix *Index) run(ctx context.Context) {
 			ix.delete(ids)
 		case <-ix.poke:
 			if err := ix.catchUp(ctx, true); err != nil && ctx.Err() == nil {
-				ix.log.Error("search: catch up from SQLite", "err", err)
+				ix.log.Error("search: catch up from the database", "err", err)
 			}
 		case <-tick.C:
 			if ix.reconcile.Swap(false) {
@@ -495,13 +503,13 @@ more:
 		default:
 			// A gap: a batch was dropped. SQLite has everything.
 			if err := ix.catchUp(ctx, true); err != nil && ctx.Err() == nil {
-				ix.log.Error("search: catch up from SQLite", "err", err)
+				ix.log.Error("search: catch up from the database", "err", err)
 			}
 			return
 		}
 	}
 	if err := ix.index(ix.current(), fresh); err != nil {
-		ix.log.Error("search: index batch; reading it back from SQLite", "err", err)
+		ix.log.Error("search: index batch; reading it back from the database", "err", err)
 		ix.nudge()
 	}
 }
@@ -570,7 +578,7 @@ func (ix *Index) catchUp(ctx context.Context, paced bool) error {
 		}
 	}
 	if n > ix.opts.BatchDocs {
-		ix.log.Info("search: caught up from SQLite", "records", n, "took", time.Since(start).Round(time.Millisecond))
+		ix.log.Info("search: caught up from the database", "records", n, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return ctx.Err()
 }
@@ -589,9 +597,9 @@ func (ix *Index) rebuild(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	if ix.foreground {
-		ix.log.Info("search: building the index from SQLite", "records", st.Count)
+		ix.log.Info("search: building the index from the database", "records", st.Count)
 	} else {
-		ix.log.Info("search: building the index from SQLite in the background; searches use SQL until it is ready", "records", st.Count)
+		ix.log.Info("search: building the index from the database in the background; searches use SQL until it is ready", "records", st.Count)
 	}
 	start := time.Now()
 	var wm, done int64

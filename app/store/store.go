@@ -140,9 +140,23 @@ type Store interface {
 	// missing session is not an error.
 	DeleteSession(ctx context.Context, idHash string) error
 
-	// DeleteExpiredSessions deletes the sessions expired by now and
-	// returns how many it deleted.
+	// DeleteExpiredSessions deletes the sessions expired by now, and the
+	// login failures counted more than LoginFailureKeep before now, and
+	// returns how many sessions it deleted.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
+
+	// LoginFailed counts one failed dashboard login from client at now, in
+	// windows of length window that begin at a client's first failure,
+	// and reports whether it is within max failures in its window; if
+	// not, how long until the window ends. Counting and deciding in one
+	// statement means parallel failures, on any process sharing the
+	// database, cannot all slip under the limit.
+	LoginFailed(ctx context.Context, client string, now time.Time, window time.Duration, max int) (ok bool, wait time.Duration, err error)
+
+	// Secret returns the secret called name, storing value as it first if
+	// the database has none: every process on the database gets the value
+	// of the first one that asked.
+	Secret(ctx context.Context, name string, value []byte) ([]byte, error)
 
 	// Close stops accepting records, writes everything queued and releases
 	// the store. It is safe to call more than once.
@@ -184,6 +198,10 @@ type Health struct {
 	// Waiting counts Record calls waiting for room right now.
 	Waiting int
 }
+
+// LoginFailureKeep is how long a client's login failures are kept after
+// its window began: longer than any login limit's window.
+const LoginFailureKeep = 24 * time.Hour
 
 // Viewer is who is asking: an admin sees every record, anyone else only
 // the records made with their own key. The zero Viewer sees nothing.

@@ -118,7 +118,7 @@ func newEnv(t *testing.T, opts ...func(*web.Server)) *env {
 			Secret:   []byte("0123456789abcdef0123456789abcdef-test-secret"),
 			Sessions: st, Known: st,
 		}),
-		Limiter:  auth.NewLimiter(10, 15*time.Minute),
+		Limiter:  auth.NewLimiter(10, 15*time.Minute, st),
 		Live:     tracker,
 		PageSize: 50,
 		ProxyURL: proxyURL,

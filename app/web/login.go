@@ -36,7 +36,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	case errors.Is(err, auth.ErrEmptyKey), errors.Is(err, auth.ErrDefaultKey), errors.Is(err, auth.ErrUnknownKey):
 		client := auth.Client(r, s.TrustedProxies)
-		if wait, limited := s.loginFailed(w, client); limited {
+		wait, limited, lerr := s.loginFailed(w, r, client)
+		if lerr != nil {
+			s.serverError(w, r, lerr)
+			return
+		}
+		if limited {
 			s.Log.Info("login refused: rate limited", "client", client)
 			loginError(http.StatusTooManyRequests, fmt.Sprintf("Too many failed logins from your address. Try again in %s.", wait.Round(time.Second)))
 			return
@@ -50,13 +55,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 
 // loginFailed counts a refused key from client, and when that is beyond
 // the limit, sets Retry-After and reports how long the client must wait.
-func (s *Server) loginFailed(w http.ResponseWriter, client string) (time.Duration, bool) {
-	ok, wait := s.Limiter.Fail(client)
-	if ok {
-		return 0, false
+func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, client string) (time.Duration, bool, error) {
+	ok, wait, err := s.Limiter.Fail(r.Context(), client)
+	if err != nil || ok {
+		return 0, false, err
 	}
 	w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-	return wait, true
+	return wait, true, nil
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {

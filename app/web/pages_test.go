@@ -3,6 +3,7 @@ package web_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/app/web"
 )
 
@@ -451,6 +453,30 @@ func TestEmptyStates(t *testing.T) {
 		wantStatus(t, w, http.StatusOK)
 		if got := page(t, w).Find(byTestID("empty-state") + " .empty-title").Text(); got != want {
 			t.Errorf("%s: empty state %q, want %q", target, got, want)
+		}
+	}
+}
+
+// TestOps: a process without a dashboard answers its health and metrics,
+// and nothing else.
+func TestOps(t *testing.T) {
+	h := web.Ops(func() store.Health { return store.Health{QueuedRecords: 3} },
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("metrics here")) }))
+	for _, tc := range []struct {
+		path string
+		code int
+		body string
+	}{
+		{"/healthz", http.StatusOK, "ok\nqueued_records 3\n"},
+		{"/metrics", http.StatusOK, "metrics here"},
+		{"/", http.StatusNotFound, ""},
+		{"/login", http.StatusNotFound, ""},
+		{"/api/requests", http.StatusNotFound, ""},
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, tc.path, nil))
+		if w.Code != tc.code || !strings.HasPrefix(w.Body.String(), tc.body) {
+			t.Errorf("GET %s: %d %q, want %d %q…", tc.path, w.Code, w.Body.String(), tc.code, tc.body)
 		}
 	}
 }

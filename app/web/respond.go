@@ -47,7 +47,12 @@ func (s *Server) authenticated(h http.HandlerFunc, refuse http.HandlerFunc, asJS
 		// A wrong Bearer key is a failed login: it counts against the
 		// same limit as the login form. A valid one is never limited.
 		if _, bearer := capture.BearerToken(r.Header.Get("Authorization")); bearer && errors.Is(err, auth.ErrNotLoggedIn) {
-			if _, limited := s.loginFailed(w, auth.Client(r, s.TrustedProxies)); limited {
+			_, limited, lerr := s.loginFailed(w, r, auth.Client(r, s.TrustedProxies))
+			if lerr != nil {
+				s.fail(w, r, lerr, asJSON)
+				return
+			}
+			if limited {
 				writeJSONError(w, http.StatusTooManyRequests, "rate_limited", "too many failed logins from your address; try again later")
 				return
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/assets"
 )
 
@@ -33,6 +34,19 @@ func (s *Server) Handler() http.Handler {
 	// Cross-origin POSTs (login, logout) are refused by Go's Fetch-metadata
 	// and Origin checks; no state changes on GET.
 	return securityHeaders(http.NewCrossOriginProtection().Handler(mux))
+}
+
+// Ops returns the handler of a process without a dashboard (the proxy
+// role): GET /healthz from health, and GET /metrics from metrics if not
+// nil; anything else is 404.
+func Ops(health func() store.Health, metrics http.Handler) http.Handler {
+	s := &Server{Health: health}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	if metrics != nil {
+		mux.Handle("GET /metrics", metrics)
+	}
+	return securityHeaders(mux)
 }
 
 // handleHealthz answers "ok", or "degraded" with why: the proxy still

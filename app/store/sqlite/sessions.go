@@ -10,7 +10,7 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 )
 
-// Sessions and settings are small, rare writes. They go straight through
+// Sessions, login failures and secrets are small, rare writes. They go straight through
 // the writer's single connection rather than the record queue: database/sql
 // hands that connection to one user at a time, so they simply wait for a
 // batch being committed and never contend for SQLite's write lock. Their
@@ -71,8 +71,9 @@ func (s *SQLite) DeleteSession(ctx context.Context, idHash string) error {
 	return nil
 }
 
-// DeleteExpiredSessions deletes the sessions expired by now and returns how
-// many it deleted.
+// DeleteExpiredSessions deletes the sessions expired by now, and the login
+// failures counted more than store.LoginFailureKeep before now, and returns
+// how many sessions it deleted.
 func (s *SQLite) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
 	res, err := s.wdb.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, formatTime(now))
 	if err != nil {
@@ -82,5 +83,54 @@ func (s *SQLite) DeleteExpiredSessions(ctx context.Context, now time.Time) (int6
 	if err != nil {
 		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
 	}
+	if _, err := s.wdb.ExecContext(ctx, `DELETE FROM login_failures WHERE window_start < ?`,
+		formatTime(now.Add(-store.LoginFailureKeep))); err != nil {
+		return n, fmt.Errorf("store: delete old login failures: %w", err)
+	}
 	return n, nil
+}
+
+// loginFailedSQL counts a failure: a window over (begun at or before the
+// cutoff, $3) starts again at this failure; otherwise the count goes up,
+// but no further than max+1 ($4), so that the count says whether this
+// failure was within the limit (≤ max) or beyond it. Every SET expression
+// reads the row as it was.
+const loginFailedSQL = `
+	INSERT INTO login_failures (client, window_start, failures) VALUES ($1, $2, 1)
+	ON CONFLICT (client) DO UPDATE SET
+		window_start = CASE WHEN login_failures.window_start <= $3 THEN excluded.window_start ELSE login_failures.window_start END,
+		failures = CASE WHEN login_failures.window_start <= $3 THEN 1
+			WHEN login_failures.failures > $4 THEN login_failures.failures
+			ELSE login_failures.failures + 1 END
+	RETURNING window_start, failures`
+
+// LoginFailed counts one failed login from client and reports whether it
+// is within max failures in the client's window.
+func (s *SQLite) LoginFailed(ctx context.Context, client string, now time.Time, window time.Duration, max int) (bool, time.Duration, error) {
+	var start string
+	var n int
+	if err := s.wdb.QueryRowContext(ctx, loginFailedSQL, client, formatTime(now), formatTime(now.Add(-window)), max).Scan(&start, &n); err != nil {
+		return false, 0, fmt.Errorf("store: login failed: %w", err)
+	}
+	if n <= max {
+		return true, 0, nil
+	}
+	began, err := parseTime(start)
+	if err != nil {
+		return false, 0, fmt.Errorf("store: login failed: %w", err)
+	}
+	return false, began.Add(window).Sub(now), nil
+}
+
+// Secret returns the secret called name, storing value as it first if the
+// database has none.
+func (s *SQLite) Secret(ctx context.Context, name string, value []byte) ([]byte, error) {
+	if _, err := s.wdb.ExecContext(ctx, `INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, value); err != nil {
+		return nil, fmt.Errorf("store: secret %s: %w", name, err)
+	}
+	var v []byte
+	if err := s.wdb.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&v); err != nil {
+		return nil, fmt.Errorf("store: secret %s: %w", name, err)
+	}
+	return v, nil
 }

@@ -45,7 +45,7 @@ type Pruner interface {
 
 // Run runs the contract every store.Store backend must meet, against
 // stores that open returns: records, Get, List, filters, visibility,
-// statistics and rollups, sessions, retention and the commit-sequence
+// statistics and rollups, sessions, login failures, secrets, retention and the commit-sequence
 // feed. It uses only store.Store, Pruner and what the stores return, so
 // it runs unchanged against each backend.
 func Run(t *testing.T, open Opener) {
@@ -68,6 +68,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("ModelsMethodsKeysOutliveRetention", func(t *testing.T) { testModelsMethodsKeysOutliveRetention(t, open) })
 
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open) })
+	t.Run("LoginFailed", func(t *testing.T) { testLoginFailed(t, open) })
+	t.Run("Secret", func(t *testing.T) { testSecret(t, open) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open) })
 
 	t.Run("FeedFollowsCommitOrder", func(t *testing.T) { testFeedFollowsCommitOrder(t, open) })

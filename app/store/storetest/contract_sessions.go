@@ -148,3 +148,98 @@ func testSessions(t *testing.T, open Opener) {
 		}
 	})
 }
+
+// testLoginFailed: failures count per client in windows that begin at the
+// first failure; beyond max they are refused with the time left; a window
+// over starts again; parallel failures cannot all slip under the limit;
+// old failures are cleaned up with expired sessions.
+func testLoginFailed(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, Options{})
+	start := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	const max, window = 3, 15 * time.Minute
+
+	fail := func(client string, at time.Time) (bool, time.Duration) {
+		t.Helper()
+		ok, wait, err := s.LoginFailed(ctx, client, at, window, max)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok, wait
+	}
+	for i := range max {
+		if ok, _ := fail("10.0.0.1", start.Add(time.Duration(i)*time.Minute)); !ok {
+			t.Fatalf("failure %d refused, want the first %d allowed", i+1, max)
+		}
+	}
+	ok, wait := fail("10.0.0.1", start.Add(5*time.Minute))
+	if ok || wait != 10*time.Minute {
+		t.Fatalf("failure %d: ok=%v wait=%v, want refused for the 10 minutes left of the window", max+1, ok, wait)
+	}
+	if ok, wait := fail("10.0.0.1", start.Add(14*time.Minute)); ok || wait != time.Minute {
+		t.Fatalf("later in the window: ok=%v wait=%v, want refused for 1m", ok, wait)
+	}
+	// Another client has its own count.
+	if ok, _ := fail("10.0.0.2", start.Add(5*time.Minute)); !ok {
+		t.Fatal("another client's first failure refused")
+	}
+	// The window is over: counting starts again.
+	if ok, _ := fail("10.0.0.1", start.Add(window)); !ok {
+		t.Fatal("a failure after the window refused")
+	}
+	for range max - 1 {
+		fail("10.0.0.1", start.Add(window+time.Minute))
+	}
+	if ok, _ := fail("10.0.0.1", start.Add(window+2*time.Minute)); ok {
+		t.Fatal("the new window's limit was not applied")
+	}
+
+	// Parallel failures: exactly max of them are allowed.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	allowed := 0
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, _, err := s.LoginFailed(ctx, "10.0.0.3", start, window, max)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				mu.Lock()
+				allowed++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if allowed != max {
+		t.Fatalf("%d of 20 parallel failures allowed, want %d", allowed, max)
+	}
+
+	// Cleaned up with the sessions a day later: the count starts afresh.
+	if _, err := s.DeleteExpiredSessions(ctx, start.Add(store.LoginFailureKeep+time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, err := s.LoginFailed(ctx, "10.0.0.3", start.Add(time.Minute), window, max); err != nil || !ok {
+		t.Fatalf("after the clean-up: ok=%v err=%v, want a fresh count", ok, err)
+	}
+}
+
+// testSecret: the first value stored under a name is the one every caller
+// gets back, also from a store opened later on the same database.
+func testSecret(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t, Options{})
+	got, err := s.Secret(ctx, "session", []byte("first-value-0123456789abcdef0123"))
+	if err != nil || string(got) != "first-value-0123456789abcdef0123" {
+		t.Fatalf("Secret = %q, %v", got, err)
+	}
+	if got, err := s.Secret(ctx, "session", []byte("second")); err != nil || string(got) != "first-value-0123456789abcdef0123" {
+		t.Fatalf("second Secret = %q, %v; want the first value kept", got, err)
+	}
+	if got, err := s.Secret(ctx, "other", []byte{0, 1, 2, 255}); err != nil || string(got) != "\x00\x01\x02\xff" {
+		t.Fatalf("Secret(other) = %q, %v", got, err)
+	}
+}
