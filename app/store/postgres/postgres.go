@@ -54,6 +54,10 @@ const (
 	DefaultPruneBatch = 500
 )
 
+// defaultConnectTimeout bounds a connection attempt when the URL sets no
+// connect_timeout.
+const defaultConnectTimeout = 10 * time.Second
+
 // Options tunes a PostgreSQL store. The zero value is usable.
 type Options struct {
 	// The write path's queue and batches: see pipeline.Options.
@@ -82,9 +86,10 @@ type Options struct {
 	// counted so far. It is called on Open's goroutine.
 	Progress func(done, total int64)
 
-	// Hooks ride on the write path, in order: AfterCommit on the
-	// pipeline's writer goroutine, AfterPrune on the maintenance
-	// goroutine, after each retention step this replica ran.
+	// Hooks ride on the write path and on retention, in order:
+	// AfterCommit on the pipeline's writer goroutine, AfterPrune after
+	// each retention step this replica ran, on the goroutine that ran it
+	// (the maintenance goroutine, or Prune's caller).
 	Hooks []store.Hook
 	// OnCommit, when set, is called after each transaction of records
 	// commits, with the time writing it took and how many records it held.
@@ -148,6 +153,13 @@ func Open(ctx context.Context, url string, opts Options) (*Postgres, error) {
 		return nil, errors.New("store: postgres: invalid DATABASE_URL")
 	}
 	cfg.MaxConns = opts.MaxConns
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// The writer commits with no deadline of its own: a server that
+		// does not answer (a partition, not a refusal) must fail the
+		// dial, so that the pipeline holds the batch and retries, rather
+		// than hang the writer.
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: postgres: %w", err)

@@ -221,3 +221,68 @@ func TestReplicasCommitConcurrently(t *testing.T) {
 		t.Errorf("Keys = %+v, want alice and bob with %d requests each", keys, n/2)
 	}
 }
+
+// TestReplicasRecordConcurrently records through two replicas' pipelines
+// at once, as two proxies do: after both flush, Stats on either equals a
+// direct SQL count and sum, and the feed holds seqs 1…n without a gap.
+func TestReplicasRecordConcurrently(t *testing.T) {
+	url := pgtest.Start(t).NewDatabase(t)
+	replicas := []*postgres.Postgres{
+		MustOpen(t, url, postgres.Options{BatchSize: 16}),
+		MustOpen(t, url, postgres.Options{BatchSize: 16}),
+	}
+	const goroutines, each = 4, 150
+	ctx := context.Background()
+	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		s := replicas[g%2]
+		wg.Go(func() {
+			for i := range each {
+				storetest.MustRecord(t, s, contended(t, base, g, i))
+			}
+		})
+	}
+	wg.Wait()
+	for _, s := range replicas {
+		storetest.MustFlush(t, s)
+		if h := s.Health(); h.Lost != 0 || h.Failing {
+			t.Fatalf("Health = %+v", h)
+		}
+	}
+
+	var n, completion int64
+	var cost float64
+	if err := connect(t, url).QueryRow(ctx, `SELECT COUNT(*), SUM(completion_tokens), SUM(cost) FROM requests`).Scan(&n, &completion, &cost); err != nil {
+		t.Fatal(err)
+	}
+	if n != goroutines*each {
+		t.Fatalf("%d rows, want %d", n, goroutines*each)
+	}
+	for i, s := range replicas {
+		st, err := s.Stats(ctx, store.Filter{Viewer: store.Viewer{Admin: true}}, base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.TotalRequests != n || st.CompletionTokens != completion || st.TotalCost != cost {
+			t.Errorf("replica %d: Stats = %d requests, %d completion tokens, cost %v; SQL counts %d, %d, %v",
+				i, st.TotalRequests, st.CompletionTokens, st.TotalCost, n, completion, cost)
+		}
+		alice, err := s.Count(ctx, store.Filter{Viewer: store.Viewer{KeyHash: "alice"}})
+		if err != nil || alice != n/2 {
+			t.Errorf("replica %d: alice counts %d, %v; want %d", i, alice, err, n/2)
+		}
+	}
+	recs, err := replicas[0].Since(ctx, 0, int(n)+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, rec := range recs {
+		if rec.Seq != int64(i+1) {
+			t.Fatalf("the %d-th record of the feed has seq %d", i+1, rec.Seq)
+		}
+	}
+	if int64(len(recs)) != n {
+		t.Fatalf("the feed holds %d records, want %d", len(recs), n)
+	}
+}
