@@ -422,6 +422,9 @@ func (ix *Index) run(ctx context.Context) {
 			if err := ix.catchUp(ctx, true); err != nil && ctx.Err() == nil {
 				ix.log.Error("search: catch up from the database", "err", err)
 			}
+			if ix.reconcile.Swap(false) {
+				ix.purgeOld(ctx)
+			}
 		case <-tick.C:
 			if ix.reconcile.Swap(false) {
 				ix.purgeOld(ctx)

@@ -280,6 +280,39 @@ func TestRetentionRemovesFromIndex(t *testing.T) {
 	}
 }
 
+// TestReconcile: records another process prunes from a shared database
+// (no AfterPrune reaches this index) leave the index once it is asked to
+// reconcile.
+func TestReconcile(t *testing.T) {
+	w := newWorld(t, sqlite.Options{MaxHistory: 2, PruneEvery: time.Hour})
+	var recs []*capture.Record
+	base := time.Now().Add(-time.Minute)
+	for i := range 5 {
+		// A second apart: reconciling deletes by start time, to the
+		// millisecond.
+		r := w.raw("xylophone")
+		r.Start = base.Add(time.Duration(i) * time.Second)
+		recs = append(recs, r)
+	}
+	w.commit(recs...)
+	w.sync()
+	if got := w.find("xylophone"); len(got) != 5 {
+		t.Fatalf("indexed %d, want 5", len(got))
+	}
+	w.hooks.ix = nil // the prune below happens elsewhere, as far as the index knows
+	if n, err := w.st.Prune(context.Background()); err != nil || n != 3 {
+		t.Fatalf("Prune = %d, %v", n, err)
+	}
+	if got := w.find("xylophone"); len(got) != 5 {
+		t.Fatalf("before Reconcile the index still holds %d, want 5", len(got))
+	}
+	w.ix.Reconcile()
+	waitFor(t, func() bool { return len(w.find("xylophone")) == 2 })
+	if got := w.find("xylophone"); !slices.Equal(got, ids(recs[3:]...)) {
+		t.Fatalf("after Reconcile: %v, want the 2 the database keeps", got)
+	}
+}
+
 // TestRebuild: a deleted, corrupt or older-mapping index is rebuilt in the
 // background; meanwhile Search says it is not ready (the caller uses SQL).
 func TestRebuild(t *testing.T) {
