@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
@@ -44,4 +45,23 @@ func TestContract(t *testing.T) {
 		}
 		return MustOpen(t, c.NewDatabase(t), opts)
 	})
+}
+
+// TestPoolSize: the pool is bounded by Options.MaxConns, its default, or
+// the URL's pool_max_conns when given.
+func TestPoolSize(t *testing.T) {
+	url := pgtest.Start(t).NewDatabase(t)
+	if got := postgres.MaxConns(MustOpen(t, url, postgres.Options{})); got != postgres.DefaultMaxConns {
+		t.Errorf("default pool: %d connections, want %d", got, postgres.DefaultMaxConns)
+	}
+	if got := postgres.MaxConns(MustOpen(t, url, postgres.Options{MaxConns: 3})); got != 3 {
+		t.Errorf("MaxConns 3: pool of %d", got)
+	}
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	if got := postgres.MaxConns(MustOpen(t, url+sep+"pool_max_conns=5", postgres.Options{})); got != 5 {
+		t.Errorf("pool_max_conns=5: pool of %d", got)
+	}
 }

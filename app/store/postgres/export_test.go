@@ -17,3 +17,6 @@ func SetBackfillBatch(tb testing.TB, n int) {
 	backfillBatch = n
 	tb.Cleanup(func() { backfillBatch = old })
 }
+
+// MaxConns returns the size limit of s's connection pool.
+func MaxConns(s *Postgres) int32 { return s.pool.Config().MaxConns }

@@ -68,7 +68,8 @@ type Options struct {
 	BatchSize      int
 	BatchDelay     time.Duration
 
-	// MaxConns bounds the connection pool. Default DefaultMaxConns.
+	// MaxConns bounds the connection pool, unless the URL's
+	// pool_max_conns parameter does. Default DefaultMaxConns.
 	MaxConns int32
 
 	// MaxHistory is how many of the newest records retention keeps;
@@ -152,7 +153,9 @@ func Open(ctx context.Context, url string, opts Options) (*Postgres, error) {
 		// The parse error may quote the URL, password included.
 		return nil, errors.New("store: postgres: invalid DATABASE_URL")
 	}
-	cfg.MaxConns = opts.MaxConns
+	if !strings.Contains(url, "pool_max_conns=") {
+		cfg.MaxConns = opts.MaxConns // else the URL's pool_max_conns sizes the pool
+	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		// The writer commits with no deadline of its own: a server that
 		// does not answer (a partition, not a refusal) must fail the
