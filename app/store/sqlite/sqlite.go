@@ -197,6 +197,13 @@ func Open(ctx context.Context, path string, opts Options) (*SQLite, error) {
 		maintained: make(chan struct{}),
 		levels:     levels,
 	}
+	// Compacted before the first record is written, so that no batch
+	// counts a record at a grain compaction is about to delete.
+	if err := s.compact(ctx, time.Now()); err != nil {
+		rdb.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
 	s.pipe = pipeline.New(backend{s}, pipeline.Options{
 		QueueSize: opts.QueueSize, QueueBytes: opts.QueueBytes, QueueWait: opts.QueueWait,
 		AnalyzeWorkers: opts.AnalyzeWorkers, BatchSize: opts.BatchSize, BatchDelay: opts.BatchDelay,

@@ -69,17 +69,14 @@ func (s *SQLite) Prune(ctx context.Context) (int, error) {
 }
 
 // maintain is the store's maintenance goroutine: it compacts the rollups
-// and runs retention, each step on the writer goroutine between batches
-// (pipeline.Do), until ctx ends.
+// (Open did it once already) and runs retention, each step on the writer
+// goroutine between batches (pipeline.Do), until ctx ends.
 func (s *SQLite) maintain(ctx context.Context) {
 	defer close(s.maintained)
 	compact := func(ctx context.Context) {
 		if err := s.compact(ctx, time.Now()); err != nil {
 			s.log.Error("store: rollups", "err", err)
 		}
-	}
-	if s.pipe.Do(ctx, compact) != nil {
-		return
 	}
 	compactTick := time.NewTicker(compactEvery)
 	defer compactTick.Stop()
