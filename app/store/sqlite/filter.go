@@ -1,11 +1,11 @@
 package sqlite
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rows"
 )
 
 // visibleWhere returns the condition that keeps the records v may see. It
@@ -53,22 +53,17 @@ func filterWhere(f store.Filter) (string, []any, error) {
 		where = append(where, "("+strings.Join(or, " OR ")+")")
 	}
 	if !f.From.IsZero() {
-		where, args = append(where, "timestamp >= ?"), append(args, formatTime(f.From))
+		where, args = append(where, "timestamp >= ?"), append(args, rows.FormatTime(f.From))
 	}
 	if !f.To.IsZero() {
-		where, args = append(where, "timestamp < ?"), append(args, formatTime(f.To))
+		where, args = append(where, "timestamp < ?"), append(args, rows.FormatTime(f.To))
 	}
 	if f.IDs != nil {
 		if len(f.IDs) == 0 {
 			where = append(where, "0")
 		} else {
-			// One JSON argument instead of one per id: a search index
-			// may hand over more ids than SQLite allows variables.
-			ids, err := json.Marshal(f.IDs)
-			if err != nil {
-				return "", nil, fmt.Errorf("encode ids: %w", err)
-			}
-			where, args = append(where, "id IN (SELECT value FROM json_each(?))"), append(args, string(ids))
+			cond, ids := anyOf("id", f.IDs)
+			where, args = append(where, cond), append(args, ids)
 		}
 	}
 	if f.Limit < 0 || f.Offset < 0 {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rows"
 )
 
 // Sessions, login failures and secrets are small, rare writes. They go straight through
@@ -28,7 +29,7 @@ func (s *SQLite) CreateSession(ctx context.Context, sess store.Session) error {
 	_, err := s.wdb.ExecContext(ctx, `
 		INSERT INTO sessions (id_hash, key_hash, key_mask, admin, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?)`,
-		sess.IDHash, sess.KeyHash, sess.KeyMask, sess.Admin, formatTime(sess.Created), formatTime(sess.Expires))
+		sess.IDHash, sess.KeyHash, sess.KeyMask, sess.Admin, rows.FormatTime(sess.Created), rows.FormatTime(sess.Expires))
 	if err != nil {
 		return fmt.Errorf("store: create session: %w", err)
 	}
@@ -46,17 +47,17 @@ func (s *SQLite) GetSession(ctx context.Context, idHash string, now time.Time) (
 		SELECT id_hash, key_hash, key_mask, admin, created_at, expires_at
 		FROM sessions
 		WHERE id_hash = ? AND expires_at > ?`,
-		idHash, formatTime(now),
+		idHash, rows.FormatTime(now),
 	).Scan(&sess.IDHash, &sess.KeyHash, &sess.KeyMask, &sess.Admin, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Session{}, fmt.Errorf("store: get session: %w", store.ErrNotFound)
 	} else if err != nil {
 		return store.Session{}, fmt.Errorf("store: get session: %w", err)
 	}
-	if sess.Created, err = parseTime(created); err != nil {
+	if sess.Created, err = rows.ParseTime(created); err != nil {
 		return store.Session{}, fmt.Errorf("store: get session: %w", err)
 	}
-	if sess.Expires, err = parseTime(expires); err != nil {
+	if sess.Expires, err = rows.ParseTime(expires); err != nil {
 		return store.Session{}, fmt.Errorf("store: get session: %w", err)
 	}
 	return sess, nil
@@ -75,7 +76,7 @@ func (s *SQLite) DeleteSession(ctx context.Context, idHash string) error {
 // failures counted more than store.LoginFailureKeep before now, and returns
 // how many sessions it deleted.
 func (s *SQLite) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
-	res, err := s.wdb.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, formatTime(now))
+	res, err := s.wdb.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, rows.FormatTime(now))
 	if err != nil {
 		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
 	}
@@ -84,7 +85,7 @@ func (s *SQLite) DeleteExpiredSessions(ctx context.Context, now time.Time) (int6
 		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
 	}
 	if _, err := s.wdb.ExecContext(ctx, `DELETE FROM login_failures WHERE window_start < ?`,
-		formatTime(now.Add(-store.LoginFailureKeep))); err != nil {
+		rows.FormatTime(now.Add(-store.LoginFailureKeep))); err != nil {
 		return n, fmt.Errorf("store: delete old login failures: %w", err)
 	}
 	return n, nil
@@ -109,13 +110,13 @@ const loginFailedSQL = `
 func (s *SQLite) LoginFailed(ctx context.Context, client string, now time.Time, window time.Duration, max int) (bool, time.Duration, error) {
 	var start string
 	var n int
-	if err := s.wdb.QueryRowContext(ctx, loginFailedSQL, client, formatTime(now), formatTime(now.Add(-window)), max).Scan(&start, &n); err != nil {
+	if err := s.wdb.QueryRowContext(ctx, loginFailedSQL, client, rows.FormatTime(now), rows.FormatTime(now.Add(-window)), max).Scan(&start, &n); err != nil {
 		return false, 0, fmt.Errorf("store: login failed: %w", err)
 	}
 	if n <= max {
 		return true, 0, nil
 	}
-	began, err := parseTime(start)
+	began, err := rows.ParseTime(start)
 	if err != nil {
 		return false, 0, fmt.Errorf("store: login failed: %w", err)
 	}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rollup"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/pipeline"
 	"github.com/openrouter-proxy/openrouter-proxy/migrations"
 )
@@ -118,7 +119,9 @@ type SQLite struct {
 	stop       context.CancelFunc // called when Close begins: maintain returns
 	maintained chan struct{}      // closed when maintain has returned
 
-	levels rollupLevels // owned by the writer goroutine: which rollup grains it still keeps, and from when
+	reader rollup.Reader // the shared queries, on the read pool
+
+	levels rollup.Levels // owned by the writer goroutine: which rollup grains it still keeps, and from when
 
 	closeOnce sync.Once
 	closeErr  error
@@ -168,7 +171,7 @@ func Open(ctx context.Context, path string, opts Options) (*SQLite, error) {
 		wdb.Close()
 		return nil, err
 	}
-	levels, err := readLevels(ctx, wdb)
+	levels, err := rollup.ReadLevels(ctx, querier{wdb})
 	if err != nil {
 		wdb.Close()
 		return nil, fmt.Errorf("store: open: %w", err)
@@ -197,6 +200,7 @@ func Open(ctx context.Context, path string, opts Options) (*SQLite, error) {
 		maintained: make(chan struct{}),
 		levels:     levels,
 	}
+	s.reader = rollup.Reader{Dialect: dialect, Begin: s.begin}
 	s.pipe = pipeline.New(backend{s}, pipeline.Options{
 		QueueSize: opts.QueueSize, QueueBytes: opts.QueueBytes, QueueWait: opts.QueueWait,
 		AnalyzeWorkers: opts.AnalyzeWorkers, BatchSize: opts.BatchSize, BatchDelay: opts.BatchDelay,

@@ -9,26 +9,19 @@ import (
 	"time"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rollup"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rows"
 )
 
 // Stats summarises the records matching f, ignoring its Limit and Offset.
 // RecentRequests counts those started in the hour before now. Without a
 // Search or IDs, it reads the rollups, which count the records retention
 // deleted too, for whole buckets and the stored records for the ragged
-// edges of the window (see findStats); its percentiles then come from
+// edges of the window (see rollup.Reader.Stats); its percentiles then come from
 // histograms. Everything runs in one read transaction, so it sees one
 // state of the database.
 func (s *SQLite) Stats(ctx context.Context, f store.Filter, now time.Time) (store.Stats, error) {
-	tx, err := s.rdb.BeginTx(ctx, nil)
-	if err != nil {
-		return store.Stats{}, fmt.Errorf("store: stats: %w", err)
-	}
-	defer tx.Rollback()
-	st, err := findStats(ctx, tx, f, now)
-	if err != nil {
-		return store.Stats{}, fmt.Errorf("store: stats: %w", err)
-	}
-	return st, nil
+	return s.reader.Stats(ctx, f, now)
 }
 
 // listTable is the day rollups' table that lists what v may see: an admin
@@ -46,11 +39,11 @@ func listTable(v store.Viewer) string {
 // records retention has deleted too.
 func (s *SQLite) Models(ctx context.Context, v store.Viewer) ([]string, error) {
 	vis, args := visibleWhere(v)
-	names, err := queryStrings(ctx, s.rdb, `
+	names, err := rows.Strings(ctx, querier{s.rdb}, `
 		SELECT DISTINCT m FROM (
 			SELECT CASE WHEN model <> '' THEN model ELSE model_requested END AS m
 			FROM `+listTable(v)+`
-			WHERE grain = `+strconv.Itoa(grainDay)+` AND `+vis+`
+			WHERE grain = `+strconv.Itoa(rollup.Day)+` AND `+vis+`
 		)
 		WHERE m <> ''
 		ORDER BY m`, args...)
@@ -65,10 +58,10 @@ func (s *SQLite) Models(ctx context.Context, v store.Viewer) ([]string, error) {
 // the day rollups.
 func (s *SQLite) Methods(ctx context.Context, v store.Viewer) ([]string, error) {
 	vis, args := visibleWhere(v)
-	names, err := queryStrings(ctx, s.rdb, `
+	names, err := rows.Strings(ctx, querier{s.rdb}, `
 		SELECT DISTINCT UPPER(method) AS m
 		FROM `+listTable(v)+`
-		WHERE grain = `+strconv.Itoa(grainDay)+` AND `+vis+` AND method <> ''
+		WHERE grain = `+strconv.Itoa(rollup.Day)+` AND `+vis+` AND method <> ''
 		ORDER BY m`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: methods: %w", err)
@@ -81,32 +74,7 @@ func (s *SQLite) Methods(ctx context.Context, v store.Viewer) ([]string, error) 
 // request made with the key, those retention deleted included. It applies
 // no visibility rule: only admins may be shown it.
 func (s *SQLite) Keys(ctx context.Context) ([]store.KeyInfo, error) {
-	rows, err := s.rdb.QueryContext(ctx, `
-		SELECT key_hash, key_mask, requests, last_seen
-		FROM api_keys
-		ORDER BY last_seen DESC, key_hash`)
-	if err != nil {
-		return nil, fmt.Errorf("store: keys: %w", err)
-	}
-	defer rows.Close()
-	var keys []store.KeyInfo
-	for rows.Next() {
-		var (
-			k    store.KeyInfo
-			last string
-		)
-		if err := rows.Scan(&k.Hash, &k.Mask, &k.Requests, &last); err != nil {
-			return nil, fmt.Errorf("store: keys: %w", err)
-		}
-		if k.LastSeen, err = parseTime(last); err != nil {
-			return nil, fmt.Errorf("store: keys: %w", err)
-		}
-		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: keys: %w", err)
-	}
-	return keys, nil
+	return rows.Keys(ctx, querier{s.rdb})
 }
 
 // lastIDSQL finds the newest id v may see. Ids are UUIDv7, so the newest
@@ -140,23 +108,4 @@ func (s *SQLite) HasKey(ctx context.Context, keyHash string) (bool, error) {
 	}
 	id, err := s.LastID(ctx, store.Viewer{KeyHash: keyHash})
 	return id != "", err
-}
-
-// queryStrings runs a query selecting one text column and returns its
-// values.
-func queryStrings(ctx context.Context, db *sql.DB, query string, args ...any) ([]string, error) {
-	rows, err := db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rollup"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rows"
 )
 
 // backend is the SQLite side of the write path: the pipeline analyses and
@@ -81,7 +83,7 @@ func (s *SQLite) maintain(ctx context.Context) {
 	if s.pipe.Do(ctx, compact) != nil {
 		return
 	}
-	compactTick := time.NewTicker(compactEvery)
+	compactTick := time.NewTicker(rollup.CompactEvery)
 	defer compactTick.Stop()
 	var pruneTick <-chan time.Time
 	if s.opts.MaxHistory > 0 {
@@ -141,10 +143,10 @@ func (s *SQLite) insert(ctx context.Context, batch []*capture.Record) error {
 		return fmt.Errorf("store: prepare insert: %w", err)
 	}
 	defer seqStmt.Close()
-	args := make([]any, len(columns))
+	args := make([]any, len(rows.Columns))
 	for _, rec := range batch {
-		for i, c := range columns {
-			args[i] = c.arg(rec)
+		for i, c := range rows.Columns {
+			args[i] = c.Arg(rec)
 		}
 		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("store: insert %s: %w", rec.ID, err)
@@ -260,7 +262,7 @@ func (s *SQLite) deleteUpTo(ctx context.Context, cutoff string, limit int) ([]st
 	if newest != "" {
 		if _, err := tx.ExecContext(ctx, `
 			INSERT INTO rollup_state (name, value) VALUES (?, ?)
-			ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)`, statePrunedTo, newest); err != nil {
+			ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)`, rollup.StatePrunedTo, newest); err != nil {
 			return nil, fmt.Errorf("store: prune: %w", err)
 		}
 	}
