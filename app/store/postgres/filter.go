@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rows"
 )
 
 // visibleWhere returns the condition that keeps the records v may see. It
@@ -88,18 +89,17 @@ func filterWhere(f store.Filter) (string, []any, error) {
 		where, args = append(where, cond), append(args, sargs...)
 	}
 	if !f.From.IsZero() {
-		where, args = append(where, "timestamp >= ?"), append(args, formatTime(f.From))
+		where, args = append(where, "timestamp >= ?"), append(args, rows.FormatTime(f.From))
 	}
 	if !f.To.IsZero() {
-		where, args = append(where, "timestamp < ?"), append(args, formatTime(f.To))
+		where, args = append(where, "timestamp < ?"), append(args, rows.FormatTime(f.To))
 	}
 	if f.IDs != nil {
 		if len(f.IDs) == 0 {
 			where = append(where, "FALSE")
 		} else {
-			// One array argument instead of one per id: a search index
-			// may hand over more ids than a statement takes parameters.
-			where, args = append(where, "id = ANY(?)"), append(args, validTexts(f.IDs))
+			cond, ids := anyOf("id", f.IDs)
+			where, args = append(where, cond), append(args, ids)
 		}
 	}
 	if f.Limit < 0 || f.Offset < 0 {
@@ -120,41 +120,26 @@ func validTexts(ss []string) []string {
 	return out
 }
 
-// statusCols names how a table holds a record's outcome and status, for
-// Filter.Status.
-type statusCols struct {
-	ok, notOK, status string
-}
-
+// How the requests and rollups tables hold a record's outcome and status.
 var (
-	requestsCols = statusCols{ok: "outcome = 'ok'", notOK: "outcome <> 'ok'", status: "response_status"}
-	rollupsCols  = statusCols{ok: "ok", notOK: "NOT ok", status: "status"}
+	requestsCols = rows.StatusCols{OK: "outcome = 'ok'", NotOK: "outcome <> 'ok'", Status: "response_status"}
+	rollupsCols  = rows.StatusCols{OK: "ok", NotOK: "NOT ok", Status: "status"}
 )
 
 // dimsWhere returns the conditions of f that the requests and rollups
 // tables share, visibility first: KeyHash, Status, Model, Provider and
 // Method. Both tables name these columns alike but for the outcome.
-func dimsWhere(f store.Filter, c statusCols) ([]string, []any, error) {
+func dimsWhere(f store.Filter, c rows.StatusCols) ([]string, []any, error) {
 	vis, args := visibleWhere(f.Viewer)
 	where := []string{vis}
 
 	if f.KeyHash != "" {
 		where, args = append(where, "key_hash = ?"), append(args, textArg(f.KeyHash))
 	}
-	switch f.Status {
-	case "":
-	case store.StatusSuccess:
-		where = append(where, c.ok)
-	case store.StatusError:
-		where = append(where, c.notOK)
-	case store.Status2xx:
-		where = append(where, c.status+" BETWEEN 200 AND 299")
-	case store.Status4xx:
-		where = append(where, c.status+" BETWEEN 400 AND 499")
-	case store.Status5xx:
-		where = append(where, c.status+" BETWEEN 500 AND 599")
-	default:
-		return nil, nil, fmt.Errorf("%w: unknown status %q", store.ErrInvalid, f.Status)
+	if cond, err := rows.StatusCond(f.Status, c); err != nil {
+		return nil, nil, err
+	} else if cond != "" {
+		where = append(where, cond)
 	}
 	if f.Model != "" {
 		m := textArg(f.Model)

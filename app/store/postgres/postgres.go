@@ -43,6 +43,7 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rollup"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/pipeline"
 	"github.com/openrouter-proxy/openrouter-proxy/migrations"
 )
@@ -128,10 +129,12 @@ type Postgres struct {
 	pool *pgxpool.Pool
 	pipe *pipeline.Pipeline
 
+	reader rollup.Reader // the shared queries, in read-only transactions
+
 	// levels is what this replica knows of the rollup grains kept; it is
 	// read again at every maintenance tick. A stale value only makes the
 	// writer add rows below a bound that no query reads.
-	levels atomic.Pointer[rollupLevels]
+	levels atomic.Pointer[rollup.Levels]
 
 	pruneMu  sync.Mutex    // one retention round of this replica at a time
 	closing  chan struct{} // closed when Close begins
@@ -182,6 +185,7 @@ func Open(ctx context.Context, url string, opts Options) (*Postgres, error) {
 		closing:  make(chan struct{}),
 		maintain: make(chan struct{}),
 	}
+	s.reader = rollup.Reader{Dialect: dialect, Begin: s.begin}
 	if err := backfillRollups(ctx, pool.Begin, time.Now(), opts.Progress); err != nil {
 		pool.Close()
 		return nil, unavailable(err)

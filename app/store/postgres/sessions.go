@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rows"
 )
 
 // Sessions are small, rare writes straight to the pool. Every dashboard
@@ -26,7 +27,7 @@ func (s *Postgres) CreateSession(ctx context.Context, sess store.Session) (err e
 		INSERT INTO sessions (id_hash, key_hash, key_mask, admin, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`,
 		validText(sess.IDHash), validText(sess.KeyHash), validText(sess.KeyMask), sess.Admin,
-		formatTime(sess.Created), formatTime(sess.Expires))
+		rows.FormatTime(sess.Created), rows.FormatTime(sess.Expires))
 	if err != nil {
 		return fmt.Errorf("store: create session: %w", err)
 	}
@@ -45,17 +46,17 @@ func (s *Postgres) GetSession(ctx context.Context, idHash string, now time.Time)
 		SELECT id_hash, key_hash, key_mask, admin, created_at, expires_at
 		FROM sessions
 		WHERE id_hash = $1 AND expires_at > $2`,
-		textArg(idHash), formatTime(now),
+		textArg(idHash), rows.FormatTime(now),
 	).Scan(&sess.IDHash, &sess.KeyHash, &sess.KeyMask, &sess.Admin, &created, &expires)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Session{}, fmt.Errorf("store: get session: %w", store.ErrNotFound)
 	} else if err != nil {
 		return store.Session{}, fmt.Errorf("store: get session: %w", err)
 	}
-	if sess.Created, err = parseTime(created); err != nil {
+	if sess.Created, err = rows.ParseTime(created); err != nil {
 		return store.Session{}, fmt.Errorf("store: get session: %w", err)
 	}
-	if sess.Expires, err = parseTime(expires); err != nil {
+	if sess.Expires, err = rows.ParseTime(expires); err != nil {
 		return store.Session{}, fmt.Errorf("store: get session: %w", err)
 	}
 	return sess, nil
@@ -76,12 +77,12 @@ func (s *Postgres) DeleteSession(ctx context.Context, idHash string) (err error)
 // how many sessions it deleted.
 func (s *Postgres) DeleteExpiredSessions(ctx context.Context, now time.Time) (_ int64, err error) {
 	defer func() { err = unavailable(err) }()
-	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1`, formatTime(now))
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1`, rows.FormatTime(now))
 	if err != nil {
 		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
 	}
 	if _, err := s.pool.Exec(ctx, `DELETE FROM login_failures WHERE window_start < $1`,
-		formatTime(now.Add(-store.LoginFailureKeep))); err != nil {
+		rows.FormatTime(now.Add(-store.LoginFailureKeep))); err != nil {
 		return tag.RowsAffected(), fmt.Errorf("store: delete old login failures: %w", err)
 	}
 	return tag.RowsAffected(), nil
@@ -108,13 +109,13 @@ func (s *Postgres) LoginFailed(ctx context.Context, client string, now time.Time
 	defer func() { err = unavailable(err) }()
 	var start string
 	var n int64
-	if err := s.pool.QueryRow(ctx, loginFailedSQL, validText(client), formatTime(now), formatTime(now.Add(-window)), int64(max)).Scan(&start, &n); err != nil {
+	if err := s.pool.QueryRow(ctx, loginFailedSQL, validText(client), rows.FormatTime(now), rows.FormatTime(now.Add(-window)), int64(max)).Scan(&start, &n); err != nil {
 		return false, 0, fmt.Errorf("store: login failed: %w", err)
 	}
 	if n <= int64(max) {
 		return true, 0, nil
 	}
-	began, err := parseTime(start)
+	began, err := rows.ParseTime(start)
 	if err != nil {
 		return false, 0, fmt.Errorf("store: login failed: %w", err)
 	}

@@ -72,41 +72,26 @@ func filterWhere(f store.Filter) (string, []any, error) {
 	return strings.Join(where, " AND "), args, nil
 }
 
-// statusCols names how a table holds a record's outcome and status, for
-// Filter.Status.
-type statusCols struct {
-	ok, notOK, status string
-}
-
+// How the requests and rollups tables hold a record's outcome and status.
 var (
-	requestsCols = statusCols{ok: "outcome = 'ok'", notOK: "outcome <> 'ok'", status: "response_status"}
-	rollupsCols  = statusCols{ok: "ok = 1", notOK: "ok = 0", status: "status"}
+	requestsCols = rows.StatusCols{OK: "outcome = 'ok'", NotOK: "outcome <> 'ok'", Status: "response_status"}
+	rollupsCols  = rows.StatusCols{OK: "ok = 1", NotOK: "ok = 0", Status: "status"}
 )
 
 // dimsWhere returns the conditions of f that the requests and rollups
 // tables share, visibility first: KeyHash, Status, Model, Provider and
 // Method. Both tables name these columns alike but for the outcome.
-func dimsWhere(f store.Filter, c statusCols) ([]string, []any, error) {
+func dimsWhere(f store.Filter, c rows.StatusCols) ([]string, []any, error) {
 	vis, args := visibleWhere(f.Viewer)
 	where := []string{vis}
 
 	if f.KeyHash != "" {
 		where, args = append(where, "key_hash = ?"), append(args, f.KeyHash)
 	}
-	switch f.Status {
-	case "":
-	case store.StatusSuccess:
-		where = append(where, c.ok)
-	case store.StatusError:
-		where = append(where, c.notOK)
-	case store.Status2xx:
-		where = append(where, c.status+" BETWEEN 200 AND 299")
-	case store.Status4xx:
-		where = append(where, c.status+" BETWEEN 400 AND 499")
-	case store.Status5xx:
-		where = append(where, c.status+" BETWEEN 500 AND 599")
-	default:
-		return nil, nil, fmt.Errorf("%w: unknown status %q", store.ErrInvalid, f.Status)
+	if cond, err := rows.StatusCond(f.Status, c); err != nil {
+		return nil, nil, err
+	} else if cond != "" {
+		where = append(where, cond)
 	}
 	if f.Model != "" {
 		where, args = append(where, "(model = ? OR model_requested = ?)"), append(args, f.Model, f.Model)

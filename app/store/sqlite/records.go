@@ -2,9 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
@@ -21,15 +18,7 @@ var insertSQL = "INSERT INTO requests (" + strings.Join(rows.Names(), ", ") +
 // exactly as a missing one, so ids cannot be probed.
 func (s *SQLite) Get(ctx context.Context, id string, v store.Viewer) (*capture.Record, error) {
 	vis, args := visibleWhere(v)
-	row := s.rdb.QueryRowContext(ctx, `SELECT `+rows.SelectList(true)+` FROM requests WHERE id = ? AND `+vis,
-		append([]any{id}, args...)...)
-	rec, err := rows.ScanRecord(row, true)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("store: get %s: %w", id, store.ErrNotFound)
-	} else if err != nil {
-		return nil, fmt.Errorf("store: get %s: %w", id, err)
-	}
-	return rec, nil
+	return rows.Get(ctx, querier{s.rdb}, id, vis, args)
 }
 
 // List returns the records matching f, newest first, without bodies and

@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -24,15 +22,6 @@ func (s *SQLite) Stats(ctx context.Context, f store.Filter, now time.Time) (stor
 	return s.reader.Stats(ctx, f, now)
 }
 
-// listTable is the day rollups' table that lists what v may see: an admin
-// sees every key, and the rows summed over the keys are fewer.
-func listTable(v store.Viewer) string {
-	if v.Admin {
-		return "rollup_dims"
-	}
-	return "rollups"
-}
-
 // Models returns the distinct models of the records v may see, sorted:
 // the model that served each request, or the one requested when the
 // upstream named none. It reads the day rollups, so it lists the models of
@@ -42,7 +31,7 @@ func (s *SQLite) Models(ctx context.Context, v store.Viewer) ([]string, error) {
 	names, err := rows.Strings(ctx, querier{s.rdb}, `
 		SELECT DISTINCT m FROM (
 			SELECT CASE WHEN model <> '' THEN model ELSE model_requested END AS m
-			FROM `+listTable(v)+`
+			FROM `+rollup.ListTable(v)+`
 			WHERE grain = `+strconv.Itoa(rollup.Day)+` AND `+vis+`
 		)
 		WHERE m <> ''
@@ -60,7 +49,7 @@ func (s *SQLite) Methods(ctx context.Context, v store.Viewer) ([]string, error) 
 	vis, args := visibleWhere(v)
 	names, err := rows.Strings(ctx, querier{s.rdb}, `
 		SELECT DISTINCT UPPER(method) AS m
-		FROM `+listTable(v)+`
+		FROM `+rollup.ListTable(v)+`
 		WHERE grain = `+strconv.Itoa(rollup.Day)+` AND `+vis+` AND method <> ''
 		ORDER BY m`, args...)
 	if err != nil {
@@ -77,27 +66,12 @@ func (s *SQLite) Keys(ctx context.Context) ([]store.KeyInfo, error) {
 	return rows.Keys(ctx, querier{s.rdb})
 }
 
-// lastIDSQL finds the newest id v may see. Ids are UUIDv7, so the newest
-// is the greatest; the primary key's index, or (key_hash, id) for a user,
-// answers it without reading the table.
-func lastIDSQL(v store.Viewer) (string, []any) {
-	vis, args := visibleWhere(v)
-	return `SELECT id FROM requests WHERE ` + vis + ` ORDER BY id DESC LIMIT 1`, args
-}
-
 // LastID returns the id of the newest record v may see, or "" when there
 // is none. A poller compares it with the one it saw before to learn
 // whether anything new arrived.
 func (s *SQLite) LastID(ctx context.Context, v store.Viewer) (string, error) {
-	query, args := lastIDSQL(v)
-	var id string
-	err := s.rdb.QueryRowContext(ctx, query, args...).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	} else if err != nil {
-		return "", fmt.Errorf("store: last id: %w", err)
-	}
-	return id, nil
+	vis, args := visibleWhere(v)
+	return rows.LastID(ctx, querier{s.rdb}, vis, args)
 }
 
 // HasKey reports whether any record was made with the key whose

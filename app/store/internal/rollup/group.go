@@ -60,3 +60,12 @@ func TableFor(f store.Filter, g Grouping) string {
 	}
 	return RollupsTable.Name
 }
+
+// ListTable is the day rollups' table that lists what v may see: an admin
+// sees every key, and the rows summed over the keys are fewer.
+func ListTable(v store.Viewer) string {
+	if v.Admin {
+		return DimsTable.Name
+	}
+	return RollupsTable.Name
+}

@@ -373,7 +373,9 @@ func (d *Reader) series(ctx context.Context, tx rows.Querier, f store.Filter, a,
 	if err != nil {
 		return nil, err
 	}
-	stepOf := func(r *capture.Record) string { return strconv.FormatInt(FloorDiv(r.Start.Unix(), stepSec)*stepSec, 10) }
+	stepOf := func(r *capture.Record) string {
+		return strconv.FormatInt(FloorDiv(r.Start.Unix(), stepSec)*stepSec, 10)
+	}
 	bucketStep := "bucket - bucket % " + strconv.FormatInt(stepSec, 10)
 	model := Groupings[store.ByModel]
 	g := Grouping{

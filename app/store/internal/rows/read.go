@@ -152,3 +152,47 @@ func Strings(ctx context.Context, q Querier, query string, args ...any) ([]strin
 	}
 	return out, res.Err()
 }
+
+// Get returns the record with the given id that the condition vis (with
+// its arguments) lets through, bodies and headers included, or an error
+// wrapping ErrNotFound.
+func Get(ctx context.Context, q Querier, id string, vis string, args []any) (*capture.Record, error) {
+	res, err := q.Query(ctx, `SELECT `+SelectList(true)+` FROM requests WHERE id = ? AND `+vis, append([]any{id}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("store: get %s: %w", id, err)
+	}
+	defer res.Close()
+	if !res.Next() {
+		if err := res.Err(); err != nil {
+			return nil, fmt.Errorf("store: get %s: %w", id, err)
+		}
+		return nil, fmt.Errorf("store: get %s: %w", id, store.ErrNotFound)
+	}
+	rec, err := ScanRecord(res, true)
+	if err != nil {
+		return nil, fmt.Errorf("store: get %s: %w", id, err)
+	}
+	return rec, nil
+}
+
+// LastIDSQL finds the newest id that the condition vis (with its
+// arguments) lets through. Ids are UUIDv7, so the newest is the greatest;
+// the primary key's index, or (key_hash, id) for a user, answers it
+// without reading the table.
+func LastIDSQL(vis string, args []any) (string, []any) {
+	return `SELECT id FROM requests WHERE ` + vis + ` ORDER BY id DESC LIMIT 1`, args
+}
+
+// LastID returns the id of the newest record vis lets through, or "" when
+// there is none.
+func LastID(ctx context.Context, q Querier, vis string, args []any) (string, error) {
+	query, args := LastIDSQL(vis, args)
+	ids, err := Strings(ctx, q, query, args...)
+	if err != nil {
+		return "", fmt.Errorf("store: last id: %w", err)
+	}
+	if len(ids) == 0 {
+		return "", nil
+	}
+	return ids[0], nil
+}
