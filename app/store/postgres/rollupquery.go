@@ -21,13 +21,9 @@ var dialect = rollup.Dialect{
 	SUM(gen_tokens)::bigint, SUM(prompt_tokens)::bigint, SUM(completion_tokens)::bigint, SUM(total_tokens)::bigint,
 	SUM(cached_tokens)::bigint, SUM(reasoning_tokens)::bigint, SUM(cost)`,
 	// Text cannot hold NUL.
-	StepSep:    "|",
-	StepSepSQL: "'|'",
-	Filter:     filterWhere,
-	RollupsWhere: func(f store.Filter) ([]string, []any, error) {
-		return dimsWhere(f, rollupsCols)
-	},
-	AnyOf:       anyOf,
+	StepSep:     "|",
+	StepSepSQL:  "'|'",
+	Filters:     filters,
 	LimitOffset: formatLimitOffset,
 }
 

@@ -26,23 +26,14 @@ type Dialect struct {
 	// Go; StepSepSQL is the same in SQL. The step is digits, so the first
 	// StepSep ends it.
 	StepSep, StepSepSQL string
-	// Filter returns f's conditions on requests, visibility first, joined
-	// with AND, and their arguments, or an error wrapping ErrInvalid.
-	// Limit and Offset are not part of it.
-	Filter func(f store.Filter) (string, []any, error)
-	// RollupsWhere returns f's conditions on the rollup tables, visibility
-	// first: those of its key, status, model, provider and method.
-	RollupsWhere func(f store.Filter) ([]string, []any, error)
+	// Filters are the conditions of a Filter.
+	rows.Filters
 	// RollupsFrom, when set, returns the table expression that reads the
 	// rollup table for f: the table with the store's index hints.
 	RollupsFrom func(table string, f store.Filter) string
 	// RecordsFrom, when set, returns the table expression that reads
 	// requests for the records of p.
 	RecordsFrom func(p Part) string
-	// AnyOf returns the condition that col is one of vals, and its one
-	// argument: one argument, as a search index may hand over more ids
-	// than a statement takes parameters.
-	AnyOf func(col string, vals []string) (string, any)
 	// LimitOffset returns a LIMIT and OFFSET clause, or "" for neither.
 	LimitOffset func(limit, offset int) string
 }
@@ -84,7 +75,7 @@ func (d *Reader) Stats(ctx context.Context, f store.Filter, now time.Time) (stor
 
 // stats computes Stats in tx.
 func (d *Reader) stats(ctx context.Context, tx rows.Querier, f store.Filter, now time.Time) (store.Stats, error) {
-	if _, _, err := d.Filter(f); err != nil {
+	if _, _, err := d.Where(f); err != nil {
 		return store.Stats{}, err
 	}
 	a, b := Window(f)
@@ -154,7 +145,7 @@ func (d *Reader) aggregate(ctx context.Context, tx rows.Querier, f store.Filter,
 		}
 		return s
 	}
-	dims, dimArgs, err := d.RollupsWhere(f)
+	dims, dimArgs, err := d.Dims(f, d.Rollups)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +227,7 @@ func (d *Reader) aggregateRollups(ctx context.Context, tx rows.Querier, table, w
 func (d *Reader) aggregateRecords(ctx context.Context, tx rows.Querier, f store.Filter, p Part, g Grouping, get func(string) *Sums) error {
 	pf := f
 	pf.From, pf.To, pf.Limit, pf.Offset = FromMicro(p.From), FromMicro(p.To), 0, 0
-	cond, args, err := d.Filter(pf)
+	cond, args, err := d.Where(pf)
 	if err != nil {
 		return err
 	}
@@ -267,7 +258,7 @@ func (d *Reader) Breakdown(ctx context.Context, f store.Filter, by store.Dimensi
 	if !ok {
 		return nil, fmt.Errorf("store: breakdown: %w: unknown dimension %q", store.ErrInvalid, by)
 	}
-	if _, _, err := d.Filter(f); err != nil {
+	if _, _, err := d.Where(f); err != nil {
 		return nil, fmt.Errorf("store: breakdown: %w", err)
 	}
 	tx, err := d.Begin(ctx)
@@ -340,7 +331,7 @@ func (d *Reader) Series(ctx context.Context, f store.Filter, step time.Duration)
 	if step < time.Minute || step%time.Minute != 0 {
 		return nil, fmt.Errorf("store: series: %w: step %v is not a whole number of minutes", store.ErrInvalid, step)
 	}
-	if _, _, err := d.Filter(f); err != nil {
+	if _, _, err := d.Where(f); err != nil {
 		return nil, fmt.Errorf("store: series: %w", err)
 	}
 	stepSec := int64(step / time.Second)
@@ -535,7 +526,7 @@ func (d *Reader) Count(ctx context.Context, f store.Filter) (int64, error) {
 // findRecords returns the records matching f, newest first, and how many
 // match in all. Both queries run in tx, so they see the same snapshot.
 func (d *Reader) findRecords(ctx context.Context, tx rows.Querier, f store.Filter) ([]*capture.Record, int64, error) {
-	cond, args, err := d.Filter(f)
+	cond, args, err := d.Where(f)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -570,7 +561,7 @@ func (d *Reader) findRecords(ctx context.Context, tx rows.Querier, f store.Filte
 // countRecords returns the number of records matching f: from the
 // rollups when f allows (see countStored), else by counting rows.
 func (d *Reader) countRecords(ctx context.Context, tx rows.Querier, f store.Filter) (int64, error) {
-	cond, args, err := d.Filter(f)
+	cond, args, err := d.Where(f)
 	if err != nil {
 		return 0, err
 	}
@@ -602,7 +593,7 @@ func (d *Reader) countStored(ctx context.Context, tx rows.Querier, f store.Filte
 		if a < p {
 			old := f
 			old.From, old.To, old.Limit, old.Offset = FromMicro(a), FromMicro(min(b, p)), 0, 0
-			cond, args, err := d.Filter(old)
+			cond, args, err := d.Where(old)
 			if err != nil {
 				return 0, err
 			}
