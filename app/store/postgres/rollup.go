@@ -80,11 +80,14 @@ func newRollupTable(t rollup.Table) rollupTable {
 	return rt
 }
 
-var (
-	rollupsTable = newRollupTable(rollup.RollupsTable)
-	dimsTable    = newRollupTable(rollup.DimsTable)
-	totalsTable  = newRollupTable(rollup.TotalsTable)
-)
+// rollupTables are the rollup tables' statements, by name.
+var rollupTables = func() map[string]rollupTable {
+	m := map[string]rollupTable{}
+	for _, t := range rollup.Tables {
+		m[t.Name] = newRollupTable(t)
+	}
+	return m
+}()
 
 // upsertKeysSQL adds a batch's requests per key to api_keys, in the order
 // of the arrays (sorted by key), keeping the newest record's mask: the sum
@@ -97,18 +100,15 @@ const upsertKeysSQL = `
 		key_mask = CASE WHEN excluded.last_seen >= api_keys.last_seen THEN excluded.key_mask ELSE api_keys.key_mask END,
 		last_seen = GREATEST(api_keys.last_seen, excluded.last_seen)`
 
-// write upserts the batch's rows, rows summed over the keys, totals and
-// keys in tx, each table in primary key order and the tables in one order,
-// as every writer does, so that concurrent writers cannot deadlock.
+// writeBatch upserts the batch's rows, rows summed over the keys, totals
+// and keys in tx, each table in primary key order and the tables in one
+// order (see rollup.Batch.ByTable), so that concurrent writers cannot
+// deadlock.
 func writeBatch(ctx context.Context, tx pgx.Tx, b *rollup.Batch) error {
-	if err := upsertAll(ctx, tx, rollupsTable, b.Rows); err != nil {
-		return err
-	}
-	if err := upsertAll(ctx, tx, dimsTable, b.DimsRows()); err != nil {
-		return err
-	}
-	if err := upsertAll(ctx, tx, totalsTable, b.Totals); err != nil {
-		return err
+	for _, t := range b.ByTable() {
+		if err := upsertAll(ctx, tx, rollupTables[t.Name], t.Rows); err != nil {
+			return err
+		}
 	}
 	if len(b.Keys) == 0 {
 		return nil

@@ -25,6 +25,7 @@ var dialect = rollup.Dialect{
 	StepSepSQL:  "'|'",
 	Filters:     filters,
 	LimitOffset: formatLimitOffset,
+	Bytewise:    ` COLLATE "C"`,
 }
 
 // anyOf returns the condition that col is one of vals, with vals as one

@@ -2,12 +2,9 @@ package postgres
 
 import (
 	"context"
-	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
-	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rollup"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rows"
 )
 
@@ -29,19 +26,7 @@ func (s *Postgres) Stats(ctx context.Context, f store.Filter, now time.Time) (_ 
 // records retention has deleted too.
 func (s *Postgres) Models(ctx context.Context, v store.Viewer) (_ []string, err error) {
 	defer func() { err = unavailable(err) }()
-	vis, args := visibleWhere(v)
-	names, err := rows.Strings(ctx, shared{s.pool}, `
-		SELECT DISTINCT m FROM (
-			SELECT CASE WHEN model <> '' THEN model ELSE model_requested END AS m
-			FROM `+rollup.ListTable(v)+`
-			WHERE grain = `+strconv.Itoa(rollup.Day)+` AND `+vis+`
-		) AS models
-		WHERE m <> ''
-		ORDER BY m`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: models: %w", err)
-	}
-	return names, nil
+	return dialect.Models(ctx, shared{s.pool}, v)
 }
 
 // Methods returns the distinct HTTP methods of the records v may see, in
@@ -49,16 +34,7 @@ func (s *Postgres) Models(ctx context.Context, v store.Viewer) (_ []string, err 
 // the day rollups.
 func (s *Postgres) Methods(ctx context.Context, v store.Viewer) (_ []string, err error) {
 	defer func() { err = unavailable(err) }()
-	vis, args := visibleWhere(v)
-	names, err := rows.Strings(ctx, shared{s.pool}, `
-		SELECT DISTINCT UPPER(method) COLLATE "C" AS m
-		FROM `+rollup.ListTable(v)+`
-		WHERE grain = `+strconv.Itoa(rollup.Day)+` AND `+vis+` AND method <> ''
-		ORDER BY m`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: methods: %w", err)
-	}
-	return names, nil
+	return dialect.Methods(ctx, shared{s.pool}, v)
 }
 
 // Keys returns every API key that has made requests, most recently used

@@ -79,11 +79,14 @@ func newRollupTable(t rollup.Table) rollupTable {
 	return rollupTable{Table: t, one: upsertSQL(t, 1), many: upsertSQL(t, upsertRows)}
 }
 
-var (
-	rollupsTable = newRollupTable(rollup.RollupsTable)
-	dimsTable    = newRollupTable(rollup.DimsTable)
-	totalsTable  = newRollupTable(rollup.TotalsTable)
-)
+// rollupTables are the rollup tables' statements, by name.
+var rollupTables = func() map[string]rollupTable {
+	m := map[string]rollupTable{}
+	for _, t := range rollup.Tables {
+		m[t.Name] = newRollupTable(t)
+	}
+	return m
+}()
 
 // upsertKeySQL adds a batch's requests of one key to api_keys, keeping the
 // newest record's mask.
@@ -97,14 +100,10 @@ const upsertKeySQL = `
 // writeBatch upserts the batch's rows, rows summed over the keys, totals
 // and keys in tx.
 func writeBatch(ctx context.Context, tx *sql.Tx, b *rollup.Batch) error {
-	if err := upsertAll(ctx, tx, rollupsTable, b.Rows); err != nil {
-		return err
-	}
-	if err := upsertAll(ctx, tx, dimsTable, b.DimsRows()); err != nil {
-		return err
-	}
-	if err := upsertAll(ctx, tx, totalsTable, b.Totals); err != nil {
-		return err
+	for _, t := range b.ByTable() {
+		if err := upsertAll(ctx, tx, rollupTables[t.Name], t.Rows); err != nil {
+			return err
+		}
 	}
 	if len(b.Keys) > 0 {
 		stmt, err := tx.PrepareContext(ctx, upsertKeySQL)

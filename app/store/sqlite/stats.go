@@ -2,12 +2,9 @@ package sqlite
 
 import (
 	"context"
-	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
-	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rollup"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rows"
 )
 
@@ -27,35 +24,14 @@ func (s *SQLite) Stats(ctx context.Context, f store.Filter, now time.Time) (stor
 // upstream named none. It reads the day rollups, so it lists the models of
 // records retention has deleted too.
 func (s *SQLite) Models(ctx context.Context, v store.Viewer) ([]string, error) {
-	vis, args := visibleWhere(v)
-	names, err := rows.Strings(ctx, querier{s.rdb}, `
-		SELECT DISTINCT m FROM (
-			SELECT CASE WHEN model <> '' THEN model ELSE model_requested END AS m
-			FROM `+rollup.ListTable(v)+`
-			WHERE grain = `+strconv.Itoa(rollup.Day)+` AND `+vis+`
-		)
-		WHERE m <> ''
-		ORDER BY m`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: models: %w", err)
-	}
-	return names, nil
+	return dialect.Models(ctx, querier{s.rdb}, v)
 }
 
 // Methods returns the distinct HTTP methods of the records v may see, in
 // upper case (as Filter.Method ignores case), sorted. Like Models, it reads
 // the day rollups.
 func (s *SQLite) Methods(ctx context.Context, v store.Viewer) ([]string, error) {
-	vis, args := visibleWhere(v)
-	names, err := rows.Strings(ctx, querier{s.rdb}, `
-		SELECT DISTINCT UPPER(method) AS m
-		FROM `+rollup.ListTable(v)+`
-		WHERE grain = `+strconv.Itoa(rollup.Day)+` AND `+vis+` AND method <> ''
-		ORDER BY m`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: methods: %w", err)
-	}
-	return names, nil
+	return dialect.Methods(ctx, querier{s.rdb}, v)
 }
 
 // Keys returns every API key that has made requests, most recently used

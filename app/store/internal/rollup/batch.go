@@ -202,3 +202,20 @@ var (
 
 // TableNames are the tables compaction thins out.
 var TableNames = []string{"rollups", "rollup_totals", "rollup_dims"}
+
+// Tables are the rollup tables, in the order writers upsert into them.
+var Tables = []Table{RollupsTable, DimsTable, TotalsTable}
+
+// TableRows are a batch's rows of one rollup table.
+type TableRows struct {
+	Table
+	Rows map[Key]*Sums
+}
+
+// ByTable returns the batch's rows of each of Tables, in its order. Every
+// writer upserts the tables in this one order, each in primary key order
+// (SortedKeys), so that concurrent writers take their row locks in one
+// order and cannot deadlock.
+func (b *Batch) ByTable() []TableRows {
+	return []TableRows{{RollupsTable, b.Rows}, {DimsTable, b.DimsRows()}, {TotalsTable, b.Totals}}
+}

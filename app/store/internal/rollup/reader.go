@@ -36,6 +36,9 @@ type Dialect struct {
 	RecordsFrom func(p Part) string
 	// LimitOffset returns a LIMIT and OFFSET clause, or "" for neither.
 	LimitOffset func(limit, offset int) string
+	// Bytewise is the COLLATE clause that makes a text expression sort
+	// by its bytes, as SQLite's do; "" where they do already.
+	Bytewise string
 }
 
 // Snapshot is a read transaction: it sees one state of the database for
@@ -618,4 +621,40 @@ func (d *Reader) countStored(ctx context.Context, tx rows.Querier, f store.Filte
 		n += g.Requests
 	}
 	return n, nil
+}
+
+// Models returns the distinct models of the records v may see, sorted:
+// the model that served each request, or the one requested when the
+// upstream named none. It reads the day rollups, so it lists the models of
+// records retention has deleted too.
+func (d *Dialect) Models(ctx context.Context, q rows.Querier, v store.Viewer) ([]string, error) {
+	vis, args := d.Visible(v)
+	names, err := rows.Strings(ctx, q, `
+		SELECT DISTINCT m FROM (
+			SELECT CASE WHEN model <> '' THEN model ELSE model_requested END AS m
+			FROM `+ListTable(v)+`
+			WHERE grain = `+strconv.Itoa(Day)+` AND `+vis+`
+		) AS models
+		WHERE m <> ''
+		ORDER BY m`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: models: %w", err)
+	}
+	return names, nil
+}
+
+// Methods returns the distinct HTTP methods of the records v may see, in
+// upper case (as Filter.Method ignores case), sorted. Like Models, it reads
+// the day rollups.
+func (d *Dialect) Methods(ctx context.Context, q rows.Querier, v store.Viewer) ([]string, error) {
+	vis, args := d.Visible(v)
+	names, err := rows.Strings(ctx, q, `
+		SELECT DISTINCT UPPER(method)`+d.Bytewise+` AS m
+		FROM `+ListTable(v)+`
+		WHERE grain = `+strconv.Itoa(Day)+` AND `+vis+` AND method <> ''
+		ORDER BY m`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: methods: %w", err)
+	}
+	return names, nil
 }
