@@ -39,7 +39,7 @@ func Since(ctx context.Context, q Querier, after int64, limit int) ([]*capture.R
 func Feed(ctx context.Context, q Querier) (store.FeedState, error) {
 	var st store.FeedState
 	var oldest *string
-	err := scanOne(ctx, q, []any{&st.MaxSeq, &st.Count, &oldest}, `SELECT
+	_, err := scanOne(ctx, q, []any{&st.MaxSeq, &st.Count, &oldest}, `SELECT
 		COALESCE((SELECT MAX(seq) FROM request_seq), 0),
 		(SELECT COUNT(*) FROM request_seq),
 		(SELECT timestamp FROM requests ORDER BY timestamp LIMIT 1)`)
@@ -58,26 +58,28 @@ func Feed(ctx context.Context, q Querier) (store.FeedState, error) {
 // none: one lookup at the end of request_seq's primary key.
 func LastSeq(ctx context.Context, q Querier) (int64, error) {
 	var seq int64
-	if err := scanOne(ctx, q, []any{&seq}, `SELECT COALESCE(MAX(seq), 0) FROM request_seq`); err != nil {
+	if _, err := scanOne(ctx, q, []any{&seq}, `SELECT COALESCE(MAX(seq), 0) FROM request_seq`); err != nil {
 		return 0, fmt.Errorf("store: last seq: %w", err)
 	}
 	return seq, nil
 }
 
-// scanOne scans the first row of query into dests, leaving them as they
-// are when there is none.
-func scanOne(ctx context.Context, q Querier, dests []any, query string, args ...any) error {
+// scanOne scans the first row of query into dests and reports whether
+// there was one: dests are left as they are when there is none.
+func scanOne(ctx context.Context, q Querier, dests []any, query string, args ...any) (bool, error) {
 	res, err := q.Query(ctx, query, args...)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer res.Close()
-	if res.Next() {
-		if err := res.Scan(dests...); err != nil {
-			return err
-		}
+	if !res.Next() {
+		return false, res.Err()
 	}
-	return res.Err()
+	if err := res.Scan(dests...); err != nil {
+		return true, err
+	}
+	res.Close()
+	return true, res.Err()
 }
 
 // Texts returns the texts of the records matching cond, by id: a page of
