@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
@@ -35,14 +34,7 @@ func (s *Postgres) Feed(ctx context.Context) (_ store.FeedState, err error) {
 // see, or that do not exist, are absent from the map.
 func (s *Postgres) Texts(ctx context.Context, ids []string, v store.Viewer) (_ map[string]store.Texts, err error) {
 	defer func() { err = unavailable(err) }()
-	if len(ids) == 0 {
-		return map[string]store.Texts{}, nil
-	}
-	cond, args, err := filterWhere(store.Filter{Viewer: v, IDs: ids})
-	if err != nil {
-		return nil, fmt.Errorf("store: texts: %w", err)
-	}
-	return rows.Texts(ctx, shared{s.pool}, cond, args)
+	return rows.Texts(ctx, shared{s.pool}, &filters, ids, v)
 }
 
 // LastSeq returns the commit sequence of the last committed record, 0 when

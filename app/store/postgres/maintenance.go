@@ -30,28 +30,21 @@ func (s *Postgres) maintenance() {
 		cancel()
 	}()
 
-	compactTick := time.NewTicker(rollup.CompactEvery)
-	defer compactTick.Stop()
-	var pruneTick <-chan time.Time
+	var pruneEvery time.Duration
 	if s.opts.MaxHistory > 0 {
-		t := time.NewTicker(s.opts.PruneEvery)
-		defer t.Stop()
-		pruneTick = t.C
+		pruneEvery = s.opts.PruneEvery
 	}
-	for {
-		select {
-		case <-s.closing:
-			return
-		case <-pruneTick:
-			if _, err := s.pruneRound(ctx, false); err != nil && ctx.Err() == nil {
-				s.log.Error("store: retention", "err", err)
-			}
-		case <-compactTick.C:
-			if err := s.compact(ctx, time.Now()); err != nil && ctx.Err() == nil {
-				s.log.Error("store: rollups", "err", err)
-			}
+	rollup.Schedule(ctx, pruneEvery, func() bool {
+		if err := s.compact(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			s.log.Error("store: rollups", "err", err)
 		}
-	}
+		return true
+	}, func() bool {
+		if _, err := s.pruneRound(ctx, false); err != nil && ctx.Err() == nil {
+			s.log.Error("store: retention", "err", err)
+		}
+		return true
+	})
 }
 
 // Prune runs a full retention round now, after every record queued before

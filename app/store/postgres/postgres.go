@@ -26,7 +26,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"strings"
@@ -43,6 +42,7 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/migrate"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rollup"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/pipeline"
 	"github.com/openrouter-proxy/openrouter-proxy/migrations"
@@ -174,7 +174,7 @@ func Open(ctx context.Context, url string, opts Options) (*Postgres, error) {
 		pool.Close()
 		return nil, unavailableError{fmt.Errorf("store: postgres: cannot connect to %s: %w", hostPort(cfg.ConnConfig.Config), connErr(err))}
 	}
-	if err := migrate(ctx, pool); err != nil {
+	if err := migrateUp(ctx, pool); err != nil {
 		pool.Close()
 		return nil, unavailable(err)
 	}
@@ -231,32 +231,19 @@ func connErr(err error) error {
 }
 
 // schema is migrations.Postgres's folder, as goose reads it.
-var schema = func() fs.FS {
-	f, err := fs.Sub(migrations.Postgres, "postgres")
-	if err != nil {
-		panic("postgres: migrations: " + err.Error()) // embedded: cannot happen
-	}
-	return f
-}()
+var schema = migrate.Dir(migrations.Postgres, "postgres")
 
-// migrate applies the pending migrations of migrations.Postgres under
+// migrateUp applies the pending migrations of migrations.Postgres under
 // goose's session lock, an advisory lock, so that replicas starting
 // together migrate once.
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+func migrateUp(ctx context.Context, pool *pgxpool.Pool) error {
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, schema, goose.WithSessionLocker(locker))
-	if err != nil {
-		return fmt.Errorf("store: migrate: %w", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("store: migrate: %w", err)
-	}
-	return nil
+	return migrate.Up(ctx, goose.DialectPostgres, db, schema, goose.WithSessionLocker(locker))
 }
 
 // Close stops accepting records, commits everything already queued, stops

@@ -81,13 +81,7 @@ func newRollupTable(t rollup.Table) rollupTable {
 }
 
 // rollupTables are the rollup tables' statements, by name.
-var rollupTables = func() map[string]rollupTable {
-	m := map[string]rollupTable{}
-	for _, t := range rollup.Tables {
-		m[t.Name] = newRollupTable(t)
-	}
-	return m
-}()
+var rollupTables = rollup.PerTable(newRollupTable)
 
 // upsertKeysSQL adds a batch's requests per key to api_keys, in the order
 // of the arrays (sorted by key), keeping the newest record's mask: the sum

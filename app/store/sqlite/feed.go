@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
@@ -35,12 +34,5 @@ func (s *SQLite) LastSeq(ctx context.Context) (int64, error) {
 // see, by id: a page of search results, to cut snippets from. Ids v may not
 // see, or that do not exist, are absent from the map.
 func (s *SQLite) Texts(ctx context.Context, ids []string, v store.Viewer) (map[string]store.Texts, error) {
-	if len(ids) == 0 {
-		return map[string]store.Texts{}, nil
-	}
-	cond, args, err := filterWhere(store.Filter{Viewer: v, IDs: ids})
-	if err != nil {
-		return nil, fmt.Errorf("store: texts: %w", err)
-	}
-	return rows.Texts(ctx, querier{s.rdb}, cond, args)
+	return rows.Texts(ctx, querier{s.rdb}, &filters, ids, v)
 }

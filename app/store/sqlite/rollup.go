@@ -80,13 +80,7 @@ func newRollupTable(t rollup.Table) rollupTable {
 }
 
 // rollupTables are the rollup tables' statements, by name.
-var rollupTables = func() map[string]rollupTable {
-	m := map[string]rollupTable{}
-	for _, t := range rollup.Tables {
-		m[t.Name] = newRollupTable(t)
-	}
-	return m
-}()
+var rollupTables = rollup.PerTable(newRollupTable)
 
 // upsertKeySQL adds a batch's requests of one key to api_keys, keeping the
 // newest record's mask.

@@ -27,6 +27,7 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/migrate"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rollup"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/pipeline"
 	"github.com/openrouter-proxy/openrouter-proxy/migrations"
@@ -163,7 +164,7 @@ func Open(ctx context.Context, path string, opts Options) (*SQLite, error) {
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, wdb); err != nil {
+	if err := migrate.Up(ctx, goose.DialectSQLite3, wdb, schema); err != nil {
 		wdb.Close()
 		return nil, err
 	}
@@ -213,25 +214,7 @@ func Open(ctx context.Context, path string, opts Options) (*SQLite, error) {
 }
 
 // schema is migrations.SQLite's folder, as goose reads it.
-var schema = func() fs.FS {
-	f, err := fs.Sub(migrations.SQLite, "sqlite")
-	if err != nil {
-		panic("sqlite: migrations: " + err.Error()) // embedded: cannot happen
-	}
-	return f
-}()
-
-// migrate applies the pending migrations of migrations.SQLite.
-func migrate(ctx context.Context, db *sql.DB) error {
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, schema)
-	if err != nil {
-		return fmt.Errorf("store: migrate: %w", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("store: migrate: %w", err)
-	}
-	return nil
-}
+var schema = migrate.Dir(migrations.SQLite, "sqlite")
 
 // fileURI returns path as an SQLite "file:" URI. The driver honours
 // mode=ro only in URI form, and the URI form needs '?', '#' and '%' escaped.

@@ -83,26 +83,13 @@ func (s *SQLite) maintain(ctx context.Context) {
 	if s.pipe.Do(ctx, compact) != nil {
 		return
 	}
-	compactTick := time.NewTicker(rollup.CompactEvery)
-	defer compactTick.Stop()
-	var pruneTick <-chan time.Time
+	var pruneEvery time.Duration
 	if s.opts.MaxHistory > 0 {
-		t := time.NewTicker(s.opts.PruneEvery)
-		defer t.Stop()
-		pruneTick = t.C
+		pruneEvery = s.opts.PruneEvery
 	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-compactTick.C:
-			if s.pipe.Do(ctx, compact) != nil {
-				return
-			}
-		case <-pruneTick:
-			s.pruneRound(ctx)
-		}
-	}
+	rollup.Schedule(ctx, pruneEvery,
+		func() bool { return s.pipe.Do(ctx, compact) == nil },
+		func() bool { s.pruneRound(ctx); return true })
 }
 
 // pruneRound runs a retention round a step at a time, one step between two

@@ -206,6 +206,16 @@ var TableNames = []string{"rollups", "rollup_totals", "rollup_dims"}
 // Tables are the rollup tables, in the order writers upsert into them.
 var Tables = []Table{RollupsTable, DimsTable, TotalsTable}
 
+// PerTable returns prepare's result for each of Tables, by table name: a
+// store's statements for each table.
+func PerTable[T any](prepare func(Table) T) map[string]T {
+	m := make(map[string]T, len(Tables))
+	for _, t := range Tables {
+		m[t.Name] = prepare(t)
+	}
+	return m
+}
+
 // TableRows are a batch's rows of one rollup table.
 type TableRows struct {
 	Table

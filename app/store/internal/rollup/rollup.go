@@ -7,6 +7,7 @@
 package rollup
 
 import (
+	"context"
 	"math"
 	"time"
 
@@ -214,4 +215,32 @@ func StatsOf(s store.Summary, recent int64) store.Stats {
 		st.SuccessRate = 100 - s.ErrorRate
 	}
 	return st
+}
+
+// Schedule runs a store's maintenance until ctx is done or a step returns
+// false: compact every CompactEvery and, when pruneEvery is positive,
+// prune (a retention round) every pruneEvery.
+func Schedule(ctx context.Context, pruneEvery time.Duration, compact, prune func() bool) {
+	compactTick := time.NewTicker(CompactEvery)
+	defer compactTick.Stop()
+	var pruneTick <-chan time.Time
+	if pruneEvery > 0 {
+		t := time.NewTicker(pruneEvery)
+		defer t.Stop()
+		pruneTick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-compactTick.C:
+			if !compact() {
+				return
+			}
+		case <-pruneTick:
+			if !prune() {
+				return
+			}
+		}
+	}
 }

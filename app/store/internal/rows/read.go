@@ -82,16 +82,25 @@ func scanOne(ctx context.Context, q Querier, dests []any, query string, args ...
 	return true, res.Err()
 }
 
-// Texts returns the texts of the records matching cond, by id: a page of
-// search results, to cut snippets from.
-func Texts(ctx context.Context, q Querier, cond string, args []any) (map[string]store.Texts, error) {
+// Texts returns the texts of the records with the given ids that v may
+// see, by id, with the conditions of d: a page of search results, to cut
+// snippets from. Ids v may not see, or that do not exist, are absent from
+// the map.
+func Texts(ctx context.Context, q Querier, d *Filters, ids []string, v store.Viewer) (map[string]store.Texts, error) {
+	out := make(map[string]store.Texts, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	cond, args, err := d.Where(store.Filter{Viewer: v, IDs: ids})
+	if err != nil {
+		return nil, fmt.Errorf("store: texts: %w", err)
+	}
 	res, err := q.Query(ctx, `SELECT id, body, COALESCE(content, ''), COALESCE(reasoning, ''), COALESCE(tool_calls, ''), COALESCE(error, '')
 		FROM requests WHERE `+cond, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: texts: %w", err)
 	}
 	defer res.Close()
-	out := map[string]store.Texts{}
 	for res.Next() {
 		var id string
 		var t store.Texts
