@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/retention"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rollup"
 )
 
@@ -78,13 +79,7 @@ func (s *Postgres) pruneRound(ctx context.Context, wait bool) (int, error) {
 			return total, err
 		}
 		total += len(ids)
-		if len(ids) > 0 {
-			for _, h := range s.opts.Hooks {
-				if h.AfterPrune != nil {
-					h.AfterPrune(ids)
-				}
-			}
-		}
+		retention.AfterPrune(s.opts.Hooks, ids)
 		if len(ids) < s.opts.PruneBatch {
 			return total, nil
 		}

@@ -43,6 +43,7 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/migrate"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/retention"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rollup"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/pipeline"
 	"github.com/openrouter-proxy/openrouter-proxy/migrations"
@@ -51,8 +52,8 @@ import (
 // Defaults for the zero values of Options.
 const (
 	DefaultMaxConns   = 8
-	DefaultPruneEvery = 5 * time.Second
-	DefaultPruneBatch = 500
+	DefaultPruneEvery = retention.DefaultEvery
+	DefaultPruneBatch = retention.DefaultBatch
 )
 
 // defaultConnectTimeout bounds a connection attempt when the URL sets no
@@ -106,15 +107,7 @@ func (o Options) withDefaults() Options {
 	if o.MaxConns <= 0 {
 		o.MaxConns = DefaultMaxConns
 	}
-	if o.MaxHistory < 0 {
-		o.MaxHistory = 0
-	}
-	if o.PruneEvery <= 0 {
-		o.PruneEvery = DefaultPruneEvery
-	}
-	if o.PruneBatch <= 0 {
-		o.PruneBatch = DefaultPruneBatch
-	}
+	o.MaxHistory, o.PruneEvery, o.PruneBatch = retention.Defaults(o.MaxHistory, o.PruneEvery, o.PruneBatch)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}

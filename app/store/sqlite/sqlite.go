@@ -28,6 +28,7 @@ import (
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/migrate"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/retention"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rollup"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/pipeline"
 	"github.com/openrouter-proxy/openrouter-proxy/migrations"
@@ -35,8 +36,8 @@ import (
 
 // Defaults for the zero values of Options.
 const (
-	DefaultPruneEvery = 5 * time.Second
-	DefaultPruneBatch = 500
+	DefaultPruneEvery = retention.DefaultEvery
+	DefaultPruneBatch = retention.DefaultBatch
 )
 
 // Options tunes a SQLite store. The zero value is usable.
@@ -88,15 +89,7 @@ type Options struct {
 
 // withDefaults returns o with its zero values replaced by defaults.
 func (o Options) withDefaults() Options {
-	if o.MaxHistory < 0 {
-		o.MaxHistory = 0
-	}
-	if o.PruneEvery <= 0 {
-		o.PruneEvery = DefaultPruneEvery
-	}
-	if o.PruneBatch <= 0 {
-		o.PruneBatch = DefaultPruneBatch
-	}
+	o.MaxHistory, o.PruneEvery, o.PruneBatch = retention.Defaults(o.MaxHistory, o.PruneEvery, o.PruneBatch)
 	if o.ReadConns <= 0 {
 		o.ReadConns = max(4, runtime.GOMAXPROCS(0))
 	}

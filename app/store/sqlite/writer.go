@@ -12,6 +12,7 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/retention"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rollup"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rows"
 )
@@ -191,13 +192,7 @@ func (s *SQLite) pruneStep(ctx context.Context, cutoff string) (n int, more bool
 	if err != nil {
 		return 0, false, err
 	}
-	if len(ids) > 0 {
-		for _, h := range s.opts.Hooks {
-			if h.AfterPrune != nil {
-				h.AfterPrune(ids)
-			}
-		}
-	}
+	retention.AfterPrune(s.opts.Hooks, ids)
 	return len(ids), len(ids) == s.opts.PruneBatch, nil
 }
 

@@ -82,36 +82,39 @@ func (d *Reader) stats(ctx context.Context, tx rows.Querier, f store.Filter, now
 		return store.Stats{}, err
 	}
 	a, b := Window(f)
-	parts, err := d.planFor(ctx, tx, f, a, b, 0)
+	sum, err := d.total(ctx, tx, f, a, b, true)
 	if err != nil {
 		return store.Stats{}, err
-	}
-	groups, err := d.aggregate(ctx, tx, f, parts, OneGroup, true)
-	if err != nil {
-		return store.Stats{}, err
-	}
-	sum := &Sums{}
-	if g := groups[""]; g != nil {
-		sum = g
 	}
 	// Recent: started in [now-1h, now], both ends included.
 	recentA := max(a, now.Add(-time.Hour).Truncate(time.Microsecond).UnixMicro())
 	recentB := min(b, now.Truncate(time.Microsecond).UnixMicro()+1)
 	var recent int64
 	if recentA < recentB {
-		parts, err := d.planFor(ctx, tx, f, recentA, recentB, 0)
+		rs, err := d.total(ctx, tx, f, recentA, recentB, false)
 		if err != nil {
 			return store.Stats{}, err
 		}
-		rg, err := d.aggregate(ctx, tx, f, parts, OneGroup, false)
-		if err != nil {
-			return store.Stats{}, err
-		}
-		if g := rg[""]; g != nil {
-			recent = g.Requests
-		}
+		recent = rs.Requests
 	}
 	return StatsOf(sum.Summary(), recent), nil
+}
+
+// total sums the records of f over [a, b) in one group, as aggregate
+// does.
+func (d *Reader) total(ctx context.Context, tx rows.Querier, f store.Filter, a, b int64, hists bool) (*Sums, error) {
+	parts, err := d.planFor(ctx, tx, f, a, b, 0)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := d.aggregate(ctx, tx, f, parts, OneGroup, hists)
+	if err != nil {
+		return nil, err
+	}
+	if g := groups[""]; g != nil {
+		return g, nil
+	}
+	return &Sums{}, nil
 }
 
 // planFor returns the parts that answer f over [a, b): rollups and ragged
@@ -609,18 +612,11 @@ func (d *Reader) countStored(ctx context.Context, tx rows.Querier, f store.Filte
 	if a >= b {
 		return n, nil
 	}
-	parts, err := d.planFor(ctx, tx, f, a, b, 0)
+	sum, err := d.total(ctx, tx, f, a, b, false)
 	if err != nil {
 		return 0, err
 	}
-	groups, err := d.aggregate(ctx, tx, f, parts, OneGroup, false)
-	if err != nil {
-		return 0, err
-	}
-	if g := groups[""]; g != nil {
-		n += g.Requests
-	}
-	return n, nil
+	return n + sum.Requests, nil
 }
 
 // Models returns the distinct models of the records v may see, sorted:
