@@ -251,14 +251,10 @@ func backfillRollups(ctx context.Context, begin func(context.Context) (pgx.Tx, e
 }
 
 // resumePoint is where an interrupted backfill continues: after the record
-// at (Timestamp, ID), with Done records counted, keeping the grains it
-// began with.
+// at (Timestamp, ID).
 type resumePoint struct {
-	Timestamp  string `json:"timestamp"`
-	ID         string `json:"id"`
-	Done       int64  `json:"done"`
-	MinuteFrom int64  `json:"minute_from"`
-	HourFrom   int64  `json:"hour_from"`
+	rollup.Resume
+	ID string `json:"id"`
 }
 
 // backfillStep counts, in tx and under the maintenance lock, the next
@@ -277,17 +273,11 @@ func backfillStep(ctx context.Context, tx pgx.Tx, now time.Time, total *int64, p
 			return false, err
 		}
 	}
-	// The grains kept: none older than compaction would leave.
-	kept := rollup.Kept(now)
-	at := resumePoint{MinuteFrom: kept.MinuteFrom, HourFrom: kept.HourFrom}
-	if v, err := rollup.GetState(ctx, shared{tx}, rollup.StateBackfill); err != nil {
+	at := resumePoint{Resume: rollup.NewResume(now)}
+	if err := rollup.ReadResume(ctx, shared{tx}, &at); err != nil {
 		return false, err
-	} else if v != "" {
-		if err := json.Unmarshal([]byte(v), &at); err != nil {
-			return false, fmt.Errorf("resume point %q: %w", v, err)
-		}
 	}
-	lv := rollup.Levels{MinuteFrom: at.MinuteFrom, HourFrom: at.HourFrom}
+	lv := at.Levels()
 	res, err := tx.Query(ctx, `SELECT id, `+rows.StatSelect+` FROM requests
 		WHERE (timestamp, id) > ($1, $2) ORDER BY timestamp, id LIMIT $3`, at.Timestamp, at.ID, backfillBatch)
 	if err != nil {

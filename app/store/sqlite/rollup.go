@@ -238,15 +238,9 @@ func backfillRollups(ctx context.Context, db *sql.DB, now time.Time, progress fu
 	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests`).Scan(&total); err != nil {
 		return fmt.Errorf("store: rollups: %w", err)
 	}
-	// The grains kept: none older than compaction would leave.
-	lv := rollup.Kept(now)
-	at := resumePoint{Rowid: -1, MinuteFrom: lv.MinuteFrom, HourFrom: lv.HourFrom}
-	if v, err := rollup.GetState(ctx, querier{db}, rollup.StateBackfill); err != nil {
+	at := resumePoint{Resume: rollup.NewResume(now), Rowid: -1}
+	if err := rollup.ReadResume(ctx, querier{db}, &at); err != nil {
 		return fmt.Errorf("store: rollups: %w", err)
-	} else if v != "" {
-		if err := json.Unmarshal([]byte(v), &at); err != nil {
-			return fmt.Errorf("store: rollups: resume point %q: %w", v, err)
-		}
 	}
 	if progress != nil {
 		progress(at.Done, total)
@@ -266,21 +260,17 @@ func backfillRollups(ctx context.Context, db *sql.DB, now time.Time, progress fu
 }
 
 // resumePoint is where an interrupted backfill continues: after the record
-// at (Timestamp, Rowid), with Done records counted, keeping the grains it
-// began with.
+// at (Timestamp, Rowid).
 type resumePoint struct {
-	Timestamp  string `json:"timestamp"`
-	Rowid      int64  `json:"rowid"`
-	Done       int64  `json:"done"`
-	MinuteFrom int64  `json:"minute_from"`
-	HourFrom   int64  `json:"hour_from"`
+	rollup.Resume
+	Rowid int64 `json:"rowid"`
 }
 
 // backfillStep counts the next batch of records after the resume point
 // and moves it past them, in one transaction; when the batch is the last,
 // it marks the rollups built. It returns how many it counted.
 func backfillStep(ctx context.Context, db *sql.DB, at *resumePoint) (int, error) {
-	lv := rollup.Levels{MinuteFrom: at.MinuteFrom, HourFrom: at.HourFrom}
+	lv := at.Levels()
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
