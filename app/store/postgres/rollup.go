@@ -284,20 +284,9 @@ func backfillStep(ctx context.Context, tx pgx.Tx, now time.Time, total *int64, p
 		return false, err
 	}
 	b := rollup.NewBatch(validText)
-	n := 0
-	for res.Next() {
-		var id string
-		ts, r, err := rows.ScanStat(rows.Prefixed{Row: res, Dests: []any{&id}})
-		if err != nil {
-			res.Close()
-			return false, err
-		}
-		b.Add(r, lv)
-		at.Timestamp, at.ID = ts, id
-		n++
-	}
+	n, err := b.AddRows(res, lv, &at.Timestamp, &at.ID)
 	res.Close()
-	if err := res.Err(); err != nil {
+	if err != nil {
 		return false, err
 	}
 	if err := writeBatch(ctx, tx, b); err != nil {

@@ -282,22 +282,11 @@ func backfillStep(ctx context.Context, db *sql.DB, at *resumePoint) (int, error)
 		return 0, err
 	}
 	b := rollup.NewBatch(nil)
-	n := 0
-	for res.Next() {
-		var rowid int64
-		ts, r, err := rows.ScanStat(rows.Prefixed{Row: res, Dests: []any{&rowid}})
-		if err != nil {
-			res.Close()
-			return 0, err
-		}
-		b.Add(r, lv)
-		at.Timestamp, at.Rowid = ts, rowid
-		n++
-	}
-	if err := res.Err(); err != nil {
+	n, err := b.AddRows(sqlRows{res}, lv, &at.Timestamp, &at.Rowid)
+	res.Close()
+	if err != nil {
 		return 0, err
 	}
-	res.Close()
 	if err := writeBatch(ctx, tx, b); err != nil {
 		return 0, err
 	}

@@ -42,3 +42,21 @@ func ReadResume(ctx context.Context, q rows.Querier, at any) error {
 	}
 	return nil
 }
+
+// AddRows counts the records res selects, each a store's tie-breaker
+// column followed by rows.StatSelect's, at the grains lv keeps, and sets
+// ts and key to the last one's timestamp and tie-breaker. It returns how
+// many it counted; the caller closes res.
+func (b *Batch) AddRows(res rows.Iter, lv Levels, ts *string, key any) (int, error) {
+	n := 0
+	for res.Next() {
+		t, r, err := rows.ScanStat(rows.Prefixed{Row: res, Dests: []any{key}})
+		if err != nil {
+			return n, err
+		}
+		b.Add(r, lv)
+		*ts = t
+		n++
+	}
+	return n, res.Err()
+}
