@@ -17,9 +17,27 @@ var dialect = rollup.Dialect{
 	SumsSelect: `SUM(requests), SUM(CASE WHEN ok = 1 THEN requests ELSE 0 END),
 	SUM(duration_ms), SUM(ttfb_ms), SUM(ttfb_count), SUM(ttft_ms), SUM(ttft_count), SUM(gen_ms), SUM(gen_tokens),
 	SUM(prompt_tokens), SUM(completion_tokens), SUM(total_tokens), SUM(cached_tokens), SUM(reasoning_tokens), SUM(cost)`,
-	StepSep:     "\x00",
-	StepSepSQL:  "char(0)",
-	Filters:     filters,
+	StepSep:    "\x00",
+	StepSepSQL: "char(0)",
+	Filters:    filters,
+	RollupsFrom: func(table string, f store.Filter) string {
+		if table == rollup.RollupsTable.Name && (!f.Viewer.Admin || f.KeyHash != "") {
+			// One key's rows: SQLite, not knowing how many keys there
+			// are, would rather read every key's rows of the range by
+			// the primary key than look the key's few up through its
+			// index.
+			return table + " INDEXED BY rollups_key"
+		}
+		return table
+	},
+	RecordsFrom: func(p rollup.Part) string {
+		if p.Ragged {
+			// A user's filter names the key, and SQLite would rather walk
+			// all of the key's records than the few of a minute.
+			return "requests INDEXED BY requests_timestamp"
+		}
+		return "requests"
+	},
 	LimitOffset: formatLimitOffset,
 }
 
