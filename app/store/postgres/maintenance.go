@@ -163,9 +163,9 @@ func (s *Postgres) deleteUpTo(ctx context.Context, cutoff string, limit int, wai
 }
 
 // compact deletes the minute rows older than rollup.MinuteKeep and the
-// hour rows older than rollup.HourKeep before now, under the maintenance lock (another
-// replica holding it is compacting): the hour and day rows hold the same
-// records. It first moves the coverage bounds, in a transaction of their
+// hour rows older than rollup.HourKeep before now, under the maintenance
+// lock (another replica holding it is compacting): the hour and day rows
+// hold the same records. It first moves the coverage bounds, in a transaction of their
 // own, so that no query uses a grain while its old rows are being deleted.
 // Whether or not it compacts, it refreshes what this replica knows of the
 // bounds, which its writer honours.

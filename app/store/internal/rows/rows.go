@@ -1,8 +1,10 @@
-// Package rows is what the SQLite and PostgreSQL stores share about the
-// requests table: its columns and how a Record maps onto them, the stored
-// forms of times and durations, and the queries that read records, written
-// once with ? placeholders against Querier, which each store implements
-// over its driver.
+// Package rows is what the SQLite and PostgreSQL stores share about their
+// rows: the requests table's columns and how a Record maps onto them, the
+// stored forms of times and durations, the conditions of a Filter (whose
+// dialect-specific pieces each store gives in Filters), and the queries
+// whose SQL both stores take: records by id, page and commit sequence,
+// keys, sessions and login failures. The queries run on Querier, which
+// each store implements over its driver.
 package rows
 
 import (
@@ -12,8 +14,9 @@ import (
 	"time"
 )
 
-// Querier runs a query written with ? placeholders: a store that numbers
-// its placeholders rewrites them.
+// Querier runs a query written with ? placeholders: a store whose driver
+// numbers its placeholders ($1, $2, …) rewrites them. A query that needs
+// one argument twice numbers its own, which both stores take.
 type Querier interface {
 	Query(ctx context.Context, query string, args ...any) (Iter, error)
 }
