@@ -4,7 +4,7 @@
 //	go run ./app                 # proxy on :8080, dashboard on :8081
 //	go run ./app -demo           # the same, offline, against a built-in mock upstream
 //	go run ./app mock-upstream   # only the mock upstream
-//	go run ./app reindex         # rebuild the search index from SQLite (service stopped)
+//	go run ./app reindex         # rebuild the search index from the database (service stopped)
 //	go run ./app import-seed old.db  # bring in the original Python system's history
 package main
 
@@ -390,7 +390,7 @@ func rollupProgress(stderr io.Writer) func(done, total int64) {
 	}
 }
 
-// runReindex rebuilds the search index from SQLite, with a progress bar:
+// runReindex rebuilds the search index from the database, with a progress bar:
 // `openrouter-proxy reindex`. The service must be stopped first.
 func runReindex(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	cfg, err := config.Load(getenv, args, stderr)
@@ -429,7 +429,8 @@ const (
 // runImportSeed records the history of the original Python system:
 // `openrouter-proxy import-seed [-tz ZONE] PATH [settings]`. Records go
 // through the store's writer like live traffic, so the rollups count them;
-// the search index takes them from SQLite when the service next starts.
+// the search index takes them from the database when the service next
+// starts (a dashboard on a shared database takes them at once).
 // Rows already imported are skipped, so running it twice changes nothing.
 func runImportSeed(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("import-seed", flag.ContinueOnError)
@@ -502,7 +503,7 @@ func runImportSeed(ctx context.Context, args []string, getenv func(string) strin
 	took := time.Since(start)
 	fmt.Fprintf(stderr, "%s in %s (%.0f rows/s)\n", sum, took.Round(time.Millisecond), float64(sum.Rows)/took.Seconds())
 	if sum.Imported > 0 {
-		fmt.Fprintln(stderr, "the search index takes the new records from SQLite when the service next starts")
+		fmt.Fprintln(stderr, "the search index takes the new records from the database when the service next starts")
 	}
 	if feed, err := st.Feed(ctx); err == nil && cfg.MaxHistory > 0 && feed.Count > int64(cfg.MaxHistory) {
 		fmt.Fprintf(stderr, "note: the store holds %d records and MAX_REQUESTS_HISTORY=%d: the service will delete the oldest beyond it (set MAX_REQUESTS_HISTORY=0 to keep them all)\n",

@@ -24,7 +24,8 @@ import (
 type binApp struct {
 	t        *testing.T
 	cmd      *exec.Cmd
-	proxyURL string
+	proxyURL string // empty for the dashboard role
+	webURL   string // the dashboard, or for the proxy role its /healthz and /metrics
 	dataDir  string
 	stderr   *syncBuffer
 	exited   chan struct{} // closed when the process has exited
@@ -74,7 +75,7 @@ func startBinary(t *testing.T, bin string, env map[string]string) *binApp {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("no banner after 30s\n%s", b.stderr)
 	}
-	b.proxyURL = bannerURL.FindStringSubmatch(out.String())[1]
+	b.proxyURL, b.webURL = out.urls()
 	return b
 }
 

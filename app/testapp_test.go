@@ -59,21 +59,39 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// bannerWriter finds the two URLs in the start-up banner.
+// bannerWriter waits for the start-up banner of any role, whose URLs
+// bannerURL finds.
 type bannerWriter struct {
 	syncBuffer
 	once  sync.Once
 	ready chan struct{}
 }
 
-var bannerURL = regexp.MustCompile(`(?m)^📡 Proxy server: (http://\S+)\n🌐 Web dashboard: (http://\S+)$`)
+// bannerDone matches a whole banner: its title, a line of '=', the lines
+// that say where the process listens, and the closing line of '='.
+var bannerDone = regexp.MustCompile(`(?m)^🚀 OpenRouter proxy.*\n=+\n(?:.*\n)*?=+\n`)
+
+// bannerURL finds, in a whole banner, the proxy's URL (empty for the
+// dashboard role) and the web port's: the dashboard, or for the proxy role
+// the address of its /healthz and /metrics.
+var bannerURL = regexp.MustCompile(`(?m)^(?:📡 Proxy server: (http://\S+)\n)?(?:🌐 Web dashboard: (http://\S+)|🩺 Health and metrics: (http://[^/\s]+)/healthz, /metrics)$`)
 
 func (b *bannerWriter) Write(p []byte) (int, error) {
 	n, err := b.syncBuffer.Write(p)
-	if bannerURL.MatchString(b.String()) {
+	if bannerDone.MatchString(b.String()) {
 		b.once.Do(func() { close(b.ready) })
 	}
 	return n, err
+}
+
+// urls returns the proxy's URL and the web port's from the banner; either
+// is empty when the role has none.
+func (b *bannerWriter) urls() (proxyURL, webURL string) {
+	m := bannerURL.FindStringSubmatch(b.String())
+	if m == nil {
+		return "", ""
+	}
+	return m[1], m[2] + m[3]
 }
 
 // startMockServer runs the mock upstream on a real loopback listener and
@@ -118,8 +136,7 @@ func startApp(t *testing.T, env map[string]string, args ...string) *testApp {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("no banner after 20s; stdout %q; logs:\n%s", out.String(), a.logs)
 	}
-	m := bannerURL.FindStringSubmatch(out.String())
-	a.proxyURL, a.webURL = m[1], m[2]
+	a.proxyURL, a.webURL = out.urls()
 	t.Cleanup(func() { a.stop() })
 	return a
 }

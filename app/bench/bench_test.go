@@ -35,6 +35,8 @@ type target struct {
 type rig struct {
 	direct, bare, recording target
 	store                   *sqlite.SQLite
+	proxy                   *proxy.Proxy // the recording target's
+	upstream                *url.URL     // the upstream's API base, for more recording targets
 }
 
 func newRig(b *testing.B, upstream http.Handler) rig {
@@ -54,24 +56,36 @@ func newRig(b *testing.B, upstream http.Handler) rig {
 	bareSrv := httptest.NewServer(bare)
 	b.Cleanup(bareSrv.Close)
 
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st, err := sqlite.Open(context.Background(), b.TempDir()+"/proxy_requests.db", sqlite.Options{Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	px := proxy.New(proxy.Options{
-		Upstream: upURL, Timeout: time.Minute, Retries: 2, RetryBodyLimit: 4 << 20,
-		BodyLimit: 1 << 20, Recorder: st, Logger: quiet,
-	})
-	pxSrv := httptest.NewServer(px)
-	b.Cleanup(pxSrv.Close)
+	recording, px := serveRecording(b, "proxy", upURL, st)
 	return rig{
 		direct:    target{"direct", up.URL + "/api/v1"},
 		bare:      target{"bare", bareSrv.URL + "/v1"},
-		recording: target{"proxy", pxSrv.URL + "/v1"},
+		recording: recording,
 		store:     st,
+		proxy:     px,
+		upstream:  upURL,
 	}
+}
+
+// quiet is the benchmarks' logger: they check what they need themselves.
+var quiet = slog.New(slog.DiscardHandler)
+
+// serveRecording serves a recording proxy over the upstream at upURL that
+// hands its records to rec, configured as the program configures it.
+func serveRecording(b *testing.B, name string, upURL *url.URL, rec proxy.Recorder) (target, *proxy.Proxy) {
+	b.Helper()
+	px := proxy.New(proxy.Options{
+		Upstream: upURL, Timeout: time.Minute, Retries: 2, RetryBodyLimit: 4 << 20,
+		BodyLimit: 1 << 20, Recorder: rec, Logger: quiet,
+	})
+	srv := httptest.NewServer(px)
+	b.Cleanup(srv.Close)
+	return target{name, srv.URL + "/v1"}, px
 }
 
 var client = &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 512, DisableCompression: true}}
@@ -79,9 +93,13 @@ var client = &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdle
 const chatBody = `{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"benchmark hello"}]}`
 
 // chat sends one non-streaming chat completion and returns its latency.
-func chat(b *testing.B, base string) time.Duration {
+func chat(b *testing.B, base string) time.Duration { return send(b, base, chatBody) }
+
+// send posts body to base's chat completions, reads the whole answer, and
+// returns the latency.
+func send(b *testing.B, base, body string) time.Duration {
 	start := time.Now()
-	req, _ := http.NewRequest("POST", base+"/chat/completions", strings.NewReader(chatBody))
+	req, _ := http.NewRequest("POST", base+"/chat/completions", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer sk-bench")
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := client.Do(req)
@@ -96,9 +114,15 @@ func chat(b *testing.B, base string) time.Duration {
 	return time.Since(start)
 }
 
-// load runs n requests at concurrency c against base and returns the
-// elapsed time and every latency.
+// load runs n chat completions at concurrency c against base and returns
+// the elapsed time and every latency.
 func load(b *testing.B, base string, n, c int) (time.Duration, []time.Duration) {
+	return spread(b, []string{base}, chatBody, n, c)
+}
+
+// spread is load with any request body, split round-robin between bases:
+// request i goes to bases[i%len(bases)], as a load balancer would send it.
+func spread(b *testing.B, bases []string, body string, n, c int) (time.Duration, []time.Duration) {
 	lat := make([]time.Duration, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -110,7 +134,7 @@ func load(b *testing.B, base string, n, c int) (time.Duration, []time.Duration) 
 				if i >= int64(n) {
 					return
 				}
-				lat[i] = chat(b, base)
+				lat[i] = send(b, bases[i%int64(len(bases))], body)
 			}
 		})
 	}

@@ -422,6 +422,9 @@ func (ix *Index) run(ctx context.Context) {
 			if err := ix.catchUp(ctx, true); err != nil && ctx.Err() == nil {
 				ix.log.Error("search: catch up from the database", "err", err)
 			}
+			if ix.reconcile.Swap(false) {
+				ix.purgeOld(ctx)
+			}
 		case <-tick.C:
 			if ix.reconcile.Swap(false) {
 				ix.purgeOld(ctx)
@@ -601,7 +604,7 @@ func (ix *Index) rebuild(ctx context.Context) (int64, error) {
 	} else {
 		ix.log.Info("search: building the index from the database in the background; searches use SQL until it is ready", "records", st.Count)
 	}
-	start := time.Now()
+	start, reported := time.Now(), time.Now()
 	var wm, done int64
 	for {
 		if ctx.Err() != nil {
@@ -621,6 +624,10 @@ func (ix *Index) rebuild(ctx context.Context) (int64, error) {
 		ix.mu.Lock()
 		ix.status.Done, ix.status.Total = done, max(st.Count, done)
 		ix.mu.Unlock()
+		if time.Since(reported) >= progressEvery && len(recs) == ix.opts.BatchDocs {
+			reported = time.Now()
+			ix.logProgress(done, max(st.Count, done), time.Since(start))
+		}
 		if ix.opts.Progress != nil {
 			ix.opts.Progress(done, max(st.Count, done))
 		}
@@ -656,6 +663,21 @@ func (ix *Index) rebuild(ctx context.Context) (int64, error) {
 	ix.setWatermark(nwm)
 	ix.log.Info("search: the index is ready", "records", done, "took", time.Since(start).Round(time.Millisecond))
 	return done, nil
+}
+
+// progressEvery is how often a build of the index logs how far it is: the
+// progress bar of a service, whose dashboard shows the same figure. A
+// variable for tests.
+var progressEvery = 10 * time.Second
+
+// logProgress logs how far a build is, with an estimate of the time left.
+func (ix *Index) logProgress(done, total int64, took time.Duration) {
+	left := time.Duration(0)
+	if done > 0 {
+		left = time.Duration(float64(took) * float64(total-done) / float64(done))
+	}
+	ix.log.Info("search: building the index", "done", done, "of", total,
+		"percent", done*100/max(total, 1), "eta", left.Round(time.Second))
 }
 
 // forceMerge merges a freshly built index into one segment: a search

@@ -4,9 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -277,6 +280,93 @@ func TestRetentionRemovesFromIndex(t *testing.T) {
 	waitFor(t, func() bool { return len(w.find("whiskey")) == 3 })
 	if got := w.find("whiskey"); !slices.Equal(got, ids(recs[6:]...)) {
 		t.Fatalf("after retention while closed: %v", got)
+	}
+}
+
+// TestBuildLogsProgress: a build of the index from the database says how
+// far it is, in lines a log reader can follow, ending at the total.
+func TestBuildLogsProgress(t *testing.T) {
+	old := progressEvery
+	progressEvery = 0
+	t.Cleanup(func() { progressEvery = old })
+	w := newWorld(t, sqlite.Options{})
+	for range 30 {
+		w.record("quartz")
+	}
+	w.close()
+	var logs syncLog
+	ix, err := Open(Options{Dir: filepath.Join(t.TempDir(), "fresh"), Source: w.st, BatchDocs: 7,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := ix.Wait(ctx, 30); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, `msg="search: building the index"`) {
+			lines = append(lines, l)
+		}
+	}
+	// Batches of 7 of 30: progress after 7, 14, 21 and 28.
+	if len(lines) != 4 || !strings.Contains(lines[0], "done=7 of=30 percent=23") || !strings.Contains(lines[3], "done=28 of=30 percent=93") ||
+		!strings.Contains(lines[3], "eta=") {
+		t.Fatalf("progress lines:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+// syncLog is a log sink safe for the indexer's goroutine and the test.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestReconcile: records another process prunes from a shared database
+// (no AfterPrune reaches this index) leave the index once it is asked to
+// reconcile.
+func TestReconcile(t *testing.T) {
+	w := newWorld(t, sqlite.Options{MaxHistory: 2, PruneEvery: time.Hour})
+	var recs []*capture.Record
+	base := time.Now().Add(-time.Minute)
+	for i := range 5 {
+		// A second apart: reconciling deletes by start time, to the
+		// millisecond.
+		r := w.raw("xylophone")
+		r.Start = base.Add(time.Duration(i) * time.Second)
+		recs = append(recs, r)
+	}
+	w.commit(recs...)
+	w.sync()
+	if got := w.find("xylophone"); len(got) != 5 {
+		t.Fatalf("indexed %d, want 5", len(got))
+	}
+	w.hooks.ix = nil // the prune below happens elsewhere, as far as the index knows
+	if n, err := w.st.Prune(context.Background()); err != nil || n != 3 {
+		t.Fatalf("Prune = %d, %v", n, err)
+	}
+	if got := w.find("xylophone"); len(got) != 5 {
+		t.Fatalf("before Reconcile the index still holds %d, want 5", len(got))
+	}
+	w.ix.Reconcile()
+	waitFor(t, func() bool { return len(w.find("xylophone")) == 2 })
+	if got := w.find("xylophone"); !slices.Equal(got, ids(recs[3:]...)) {
+		t.Fatalf("after Reconcile: %v, want the 2 the database keeps", got)
 	}
 }
 

@@ -19,6 +19,10 @@
 //		url := pgtest.Start(t).NewDatabase(t)
 //		…
 //	}
+//
+// Clusters run with fsync off, which is fine for tests and wrong for
+// timing commits: a benchmark asks for a durable cluster of its own with
+// NewWith(tb, Options{Durable: true}).
 package pgtest
 
 import (
@@ -61,6 +65,7 @@ const readyMessage = "database system is ready to accept connections"
 // Its methods are safe for concurrent use, but Stop and Restart affect every
 // test that uses the cluster: a test that stops the server uses New.
 type Cluster struct {
+	opts Options
 	bin  string              // directory of the PostgreSQL binaries
 	root string              // temporary directory: data/, the unix socket
 	cred *syscall.Credential // the user the cluster runs as; nil: this process's
@@ -112,19 +117,34 @@ func Start(tb testing.TB) *Cluster {
 	if !shared.inRun.Load() {
 		tb.Fatal("pgtest: Start shares one cluster per test binary: add func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }")
 	}
-	shared.once.Do(func() { shared.c, shared.err = newCluster() })
+	shared.once.Do(func() { shared.c, shared.err = newCluster(Options{}) })
 	if shared.err != nil {
 		tb.Fatal(shared.err)
 	}
 	return shared.c
 }
 
+// Options configure a cluster of a test's own.
+type Options struct {
+	// Durable keeps PostgreSQL's defaults of fsync, synchronous_commit and
+	// full_page_writes on, so that a commit waits for its WAL to reach the
+	// disk, as in production: for benchmarks that time commits. Without
+	// it the cluster trades durability for speed, as tests need.
+	Durable bool
+}
+
 // New starts a cluster of the test's own, removed when the test ends: for a
 // test that stops or restarts the server, which would disturb the others
-// on the shared one.
+// on the shared one. It does not need Run.
 func New(tb testing.TB) *Cluster {
 	tb.Helper()
-	c, err := newCluster()
+	return NewWith(tb, Options{})
+}
+
+// NewWith is New with options.
+func NewWith(tb testing.TB, opts Options) *Cluster {
+	tb.Helper()
+	c, err := newCluster(opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -251,7 +271,7 @@ func (c *Cluster) running() bool {
 
 // newCluster runs initdb in a new temporary directory and starts the
 // server on a free port.
-func newCluster() (*Cluster, error) {
+func newCluster(opts Options) (*Cluster, error) {
 	bin := os.Getenv("PGTEST_BINDIR")
 	if bin == "" {
 		bin = defaultBinDir
@@ -267,7 +287,7 @@ func newCluster() (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgtest: %w", err)
 	}
-	c := &Cluster{bin: bin, root: root, cred: cred}
+	c := &Cluster{opts: opts, bin: bin, root: root, cred: cred}
 	if err := c.init(); err != nil {
 		os.RemoveAll(root)
 		return nil, err
@@ -308,8 +328,11 @@ func (c *Cluster) init() error {
 	if c.port, err = freePort(); err != nil { // initdb's test runs read PGPORT
 		return err
 	}
-	cmd := c.Command("initdb", "-D", c.DataDir(), "-A", "trust", "-U", "postgres",
-		"-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions")
+	args := []string{"-D", c.DataDir(), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-instructions"}
+	if !c.opts.Durable {
+		args = append(args, "--no-sync")
+	}
+	cmd := c.Command("initdb", args...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("pgtest: initdb: %w: %s", err, out)
 	}
@@ -340,14 +363,20 @@ func freePort() (int, error) {
 // held.
 func (c *Cluster) start() error {
 	s := &server{log: newLogTail(), exited: make(chan struct{})}
-	s.cmd = c.Command("postgres", "-D", c.DataDir(),
+	args := []string{"-D", c.DataDir(),
 		"-c", "listen_addresses=127.0.0.1",
-		"-c", "port="+strconv.Itoa(c.port),
-		"-c", "unix_socket_directories="+c.root,
+		"-c", "port=" + strconv.Itoa(c.port),
+		"-c", "unix_socket_directories=" + c.root,
 		"-c", "max_connections=200",
+	}
+	if c.opts.Durable {
+		// PostgreSQL's defaults, said explicitly.
+		args = append(args, "-c", "fsync=on", "-c", "synchronous_commit=on", "-c", "full_page_writes=on")
+	} else {
 		// A test's data need not survive a crash of the machine.
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-	)
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	s.cmd = c.Command("postgres", args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	// The backends inherit the output: do not wait for them forever.
 	s.cmd.WaitDelay = 10 * time.Second

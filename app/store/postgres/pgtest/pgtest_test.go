@@ -102,6 +102,19 @@ func TestStart(t *testing.T) {
 	})
 }
 
+// TestDurable checks the settings that decide whether a commit waits for
+// the disk: off on the shared cluster, on with Options.Durable.
+func TestDurable(t *testing.T) {
+	const settings = `SELECT current_setting('fsync') || ' ' || current_setting('synchronous_commit') || ' ' || current_setting('full_page_writes')`
+	if got := queryString(t, openDB(t, pgtest.Start(t).URL()), settings); got != "off off off" {
+		t.Errorf("shared cluster: fsync, synchronous_commit, full_page_writes = %q, want off off off", got)
+	}
+	c := pgtest.NewWith(t, pgtest.Options{Durable: true})
+	if got := queryString(t, openDB(t, c.NewDatabase(t)), settings); got != "on on on" {
+		t.Errorf("durable cluster: fsync, synchronous_commit, full_page_writes = %q, want on on on", got)
+	}
+}
+
 // TestListensOnlyOnLoopback reads the kernel's table of listening sockets:
 // the server's port is bound to 127.0.0.1 and nothing else (no 0.0.0.0,
 // no IPv6).
