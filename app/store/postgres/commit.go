@@ -7,6 +7,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rollup"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rows"
 )
 
 // Commit writes batch in one transaction: the rows, the rollups and
@@ -31,9 +33,9 @@ func (s *Postgres) Commit(ctx context.Context, batch []*capture.Record) error {
 	defer tx.Rollback(ctx)
 
 	_, err = tx.CopyFrom(ctx, pgx.Identifier{"requests"}, columnNames, pgx.CopyFromSlice(len(batch), func(i int) ([]any, error) {
-		row := make([]any, len(columns))
-		for j, c := range columns {
-			v := c.arg(batch[i])
+		row := make([]any, len(rows.Columns))
+		for j, c := range rows.Columns {
+			v := c.Arg(batch[i])
 			if str, ok := v.(string); ok {
 				v = validText(str)
 			}
@@ -47,12 +49,12 @@ func (s *Postgres) Commit(ctx context.Context, batch []*capture.Record) error {
 
 	// The rollups count the batch in its own transaction, so they never
 	// disagree with the rows.
-	b := newRollupBatch()
+	b := rollup.NewBatch(validText)
 	lv := *s.levels.Load()
 	for _, r := range batch {
-		b.add(r, lv)
+		b.Add(r, lv)
 	}
-	if err := b.write(ctx, tx); err != nil {
+	if err := writeBatch(ctx, tx, b); err != nil {
 		return fmt.Errorf("store: insert: %w", err)
 	}
 

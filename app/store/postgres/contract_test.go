@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/storetesting"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/postgres"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/postgres/pgtest"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/storetest"
@@ -19,16 +20,7 @@ var _ storetest.Pruner = (*postgres.Postgres)(nil)
 // MustOpen opens a store on url, closed when the test ends.
 func MustOpen(tb testing.TB, url string, opts postgres.Options) *postgres.Postgres {
 	tb.Helper()
-	s, err := postgres.Open(context.Background(), url, opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return s
+	return storetesting.MustOpen(tb, func() (*postgres.Postgres, error) { return postgres.Open(context.Background(), url, opts) })
 }
 
 // TestContract runs the contract every backend meets against a fresh
@@ -36,14 +28,8 @@ func MustOpen(tb testing.TB, url string, opts postgres.Options) *postgres.Postgr
 func TestContract(t *testing.T) {
 	c := pgtest.Start(t)
 	storetest.Run(t, func(t *testing.T, o storetest.Options) store.Store {
-		if o.EachPageRows > 0 || o.EachPageBytes > 0 {
-			postgres.SetEachPage(t, o.EachPageRows, o.EachPageBytes)
-		}
-		opts := postgres.Options{MaxHistory: o.MaxHistory, PruneEvery: o.PruneEvery, PruneBatch: o.PruneBatch}
-		if o.AfterPrune != nil {
-			opts.Hooks = []store.Hook{{AfterPrune: o.AfterPrune}}
-		}
-		return MustOpen(t, c.NewDatabase(t), opts)
+		return MustOpen(t, c.NewDatabase(t), postgres.Options{MaxHistory: o.MaxHistory, PruneEvery: o.PruneEvery,
+			PruneBatch: o.PruneBatch, Hooks: storetesting.Contract(t, o)})
 	})
 }
 

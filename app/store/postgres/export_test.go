@@ -2,14 +2,6 @@ package postgres
 
 import "testing"
 
-// SetEachPage makes Each read pages of at most rows records or bytes of
-// MemSize until the test ends, so that a few records span many pages.
-func SetEachPage(tb testing.TB, rows int, bytes int64) {
-	oldRows, oldBytes := eachPageRows, eachPageBytes
-	eachPageRows, eachPageBytes = rows, bytes
-	tb.Cleanup(func() { eachPageRows, eachPageBytes = oldRows, oldBytes })
-}
-
 // SetBackfillBatch makes the rollups' backfill count n records per
 // transaction until the test ends.
 func SetBackfillBatch(tb testing.TB, n int) {

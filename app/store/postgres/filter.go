@@ -1,26 +1,36 @@
 package postgres
 
 import (
-	"fmt"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rows"
 )
 
-// visibleWhere returns the condition that keeps the records v may see. It
-// fails closed: a viewer that is neither an admin nor has a key gets a
-// condition no row meets.
-func visibleWhere(v store.Viewer) (string, []any) {
-	switch {
-	case v.Admin:
-		return "TRUE", nil
-	case v.KeyHash == "":
-		return "FALSE", nil
-	default:
-		return "key_hash = ?", []any{textArg(v.KeyHash)}
-	}
+// filters is PostgreSQL's side of the shared filter conditions (see
+// rows.Filters).
+var filters = rows.Filters{
+	True:  "TRUE",
+	False: "FALSE",
+	Text:  textArg,
+	Method: func(m string) (string, any) {
+		// lower() of a COLLATE "C" column folds ASCII letters only, as
+		// SQLite's NOCASE does; the argument is folded alike here.
+		return "lower(method) = ?", textArg(asciiLower(m))
+	},
+	Search:   searchWhere,
+	AnyOf:    anyOf,
+	Requests: rows.StatusCols{OK: "outcome = 'ok'", NotOK: "outcome <> 'ok'", Status: "response_status"},
+	Rollups:  rows.StatusCols{OK: "ok", NotOK: "NOT ok", Status: "status"},
 }
+
+// visibleWhere returns the condition that keeps the records v may see.
+func visibleWhere(v store.Viewer) (string, []any) { return filters.Visible(v) }
+
+// filterWhere returns f's conditions on requests and their arguments; see
+// rows.Filters.Where.
+func filterWhere(f store.Filter) (string, []any, error) { return filters.Where(f) }
 
 // searchTextColumns are the text columns Filter.Search looks in. Each is
 // COLLATE "C", so lower() folds ASCII letters only, as SQLite's LIKE does.
@@ -75,39 +85,6 @@ func searchWhere(s string) (string, []any) {
 	return "(" + strings.Join(or, " OR ") + ")", args
 }
 
-// filterWhere returns f's conditions, visibility first, joined with AND,
-// and their arguments, or an error wrapping ErrInvalid. Limit and Offset
-// are not part of it.
-func filterWhere(f store.Filter) (string, []any, error) {
-	where, args, err := dimsWhere(f, requestsCols)
-	if err != nil {
-		return "", nil, err
-	}
-	if f.Search != "" {
-		cond, sargs := searchWhere(f.Search)
-		where, args = append(where, cond), append(args, sargs...)
-	}
-	if !f.From.IsZero() {
-		where, args = append(where, "timestamp >= ?"), append(args, formatTime(f.From))
-	}
-	if !f.To.IsZero() {
-		where, args = append(where, "timestamp < ?"), append(args, formatTime(f.To))
-	}
-	if f.IDs != nil {
-		if len(f.IDs) == 0 {
-			where = append(where, "FALSE")
-		} else {
-			// One array argument instead of one per id: a search index
-			// may hand over more ids than a statement takes parameters.
-			where, args = append(where, "id = ANY(?)"), append(args, validTexts(f.IDs))
-		}
-	}
-	if f.Limit < 0 || f.Offset < 0 {
-		return "", nil, fmt.Errorf("%w: negative limit or offset", store.ErrInvalid)
-	}
-	return strings.Join(where, " AND "), args, nil
-}
-
 // validTexts returns ss without the strings PostgreSQL's text cannot hold
 // (invalid UTF-8, NUL), which match no stored id anyway.
 func validTexts(ss []string) []string {
@@ -118,57 +95,6 @@ func validTexts(ss []string) []string {
 		}
 	}
 	return out
-}
-
-// statusCols names how a table holds a record's outcome and status, for
-// Filter.Status.
-type statusCols struct {
-	ok, notOK, status string
-}
-
-var (
-	requestsCols = statusCols{ok: "outcome = 'ok'", notOK: "outcome <> 'ok'", status: "response_status"}
-	rollupsCols  = statusCols{ok: "ok", notOK: "NOT ok", status: "status"}
-)
-
-// dimsWhere returns the conditions of f that the requests and rollups
-// tables share, visibility first: KeyHash, Status, Model, Provider and
-// Method. Both tables name these columns alike but for the outcome.
-func dimsWhere(f store.Filter, c statusCols) ([]string, []any, error) {
-	vis, args := visibleWhere(f.Viewer)
-	where := []string{vis}
-
-	if f.KeyHash != "" {
-		where, args = append(where, "key_hash = ?"), append(args, textArg(f.KeyHash))
-	}
-	switch f.Status {
-	case "":
-	case store.StatusSuccess:
-		where = append(where, c.ok)
-	case store.StatusError:
-		where = append(where, c.notOK)
-	case store.Status2xx:
-		where = append(where, c.status+" BETWEEN 200 AND 299")
-	case store.Status4xx:
-		where = append(where, c.status+" BETWEEN 400 AND 499")
-	case store.Status5xx:
-		where = append(where, c.status+" BETWEEN 500 AND 599")
-	default:
-		return nil, nil, fmt.Errorf("%w: unknown status %q", store.ErrInvalid, f.Status)
-	}
-	if f.Model != "" {
-		m := textArg(f.Model)
-		where, args = append(where, "(model = ? OR model_requested = ?)"), append(args, m, m)
-	}
-	if f.Provider != "" {
-		where, args = append(where, "provider = ?"), append(args, textArg(f.Provider))
-	}
-	if f.Method != "" {
-		// lower() of a COLLATE "C" column folds ASCII letters only, as
-		// SQLite's NOCASE does; the argument is folded alike here.
-		where, args = append(where, "lower(method) = ?"), append(args, textArg(asciiLower(f.Method)))
-	}
-	return where, args, nil
 }
 
 // textArg returns s as PostgreSQL's text can hold it: invalid UTF-8 and

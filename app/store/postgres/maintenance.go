@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/retention"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rollup"
 )
 
 // maintenanceLock is the key of the PostgreSQL advisory lock under which
@@ -28,28 +31,21 @@ func (s *Postgres) maintenance() {
 		cancel()
 	}()
 
-	compactTick := time.NewTicker(compactEvery)
-	defer compactTick.Stop()
-	var pruneTick <-chan time.Time
+	var pruneEvery time.Duration
 	if s.opts.MaxHistory > 0 {
-		t := time.NewTicker(s.opts.PruneEvery)
-		defer t.Stop()
-		pruneTick = t.C
+		pruneEvery = s.opts.PruneEvery
 	}
-	for {
-		select {
-		case <-s.closing:
-			return
-		case <-pruneTick:
-			if _, err := s.pruneRound(ctx, false); err != nil && ctx.Err() == nil {
-				s.log.Error("store: retention", "err", err)
-			}
-		case <-compactTick.C:
-			if err := s.compact(ctx, time.Now()); err != nil && ctx.Err() == nil {
-				s.log.Error("store: rollups", "err", err)
-			}
+	rollup.Schedule(ctx, pruneEvery, func() bool {
+		if err := s.compact(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			s.log.Error("store: rollups", "err", err)
 		}
-	}
+		return true
+	}, func() bool {
+		if _, err := s.pruneRound(ctx, false); err != nil && ctx.Err() == nil {
+			s.log.Error("store: retention", "err", err)
+		}
+		return true
+	})
 }
 
 // Prune runs a full retention round now, after every record queued before
@@ -83,13 +79,7 @@ func (s *Postgres) pruneRound(ctx context.Context, wait bool) (int, error) {
 			return total, err
 		}
 		total += len(ids)
-		if len(ids) > 0 {
-			for _, h := range s.opts.Hooks {
-				if h.AfterPrune != nil {
-					h.AfterPrune(ids)
-				}
-			}
-		}
+		retention.AfterPrune(s.opts.Hooks, ids)
 		if len(ids) < s.opts.PruneBatch {
 			return total, nil
 		}
@@ -161,7 +151,7 @@ func (s *Postgres) deleteUpTo(ctx context.Context, cutoff string, limit int, wai
 		return nil, true, fmt.Errorf("store: prune: %w", err)
 	}
 	if newest != "" {
-		if err := raiseState(ctx, tx, statePrunedTo, newest); err != nil {
+		if err := raiseState(ctx, tx, rollup.StatePrunedTo, newest); err != nil {
 			return nil, true, fmt.Errorf("store: prune: %w", err)
 		}
 	}
@@ -172,28 +162,25 @@ func (s *Postgres) deleteUpTo(ctx context.Context, cutoff string, limit int, wai
 	return ids, true, nil
 }
 
-// compact deletes the minute rows older than minuteKeep and the hour rows
-// older than hourKeep before now, under the maintenance lock (another
-// replica holding it is compacting): the hour and day rows hold the same
-// records. It first moves the coverage bounds, in a transaction of their
+// compact deletes the minute rows older than rollup.MinuteKeep and the
+// hour rows older than rollup.HourKeep before now, under the maintenance
+// lock (another replica holding it is compacting): the hour and day rows
+// hold the same records. It first moves the coverage bounds, in a transaction of their
 // own, so that no query uses a grain while its old rows are being deleted.
 // Whether or not it compacts, it refreshes what this replica knows of the
 // bounds, which its writer honours.
 func (s *Postgres) compact(ctx context.Context, now time.Time) error {
-	want := rollupLevels{
-		minuteFrom: bucketOf(now.Add(-minuteKeep), grainHour),
-		hourFrom:   bucketOf(now.Add(-hourKeep), grainDay),
-	}
+	want := rollup.Kept(now)
 	done, err := s.inMaintenance(ctx, func(tx pgx.Tx) error {
-		if err := raiseBound(ctx, tx, stateMinuteFrom, want.minuteFrom); err != nil {
+		if err := raiseBound(ctx, tx, rollup.StateMinuteFrom, want.MinuteFrom); err != nil {
 			return err
 		}
-		return raiseBound(ctx, tx, stateHourFrom, want.hourFrom)
+		return raiseBound(ctx, tx, rollup.StateHourFrom, want.HourFrom)
 	})
 	if err != nil {
 		return fmt.Errorf("store: compact: %w", err)
 	}
-	lv, err := readLevels(ctx, s.pool)
+	lv, err := rollup.ReadLevels(ctx, shared{s.pool})
 	if err != nil {
 		return fmt.Errorf("store: compact: %w", err)
 	}
@@ -201,22 +188,20 @@ func (s *Postgres) compact(ctx context.Context, now time.Time) error {
 	if !done {
 		return nil
 	}
-	for _, g := range []struct {
-		grain, before, step int64
-	}{{grainMinute, lv.minuteFrom, 6 * grainHour}, {grainHour, lv.hourFrom, 7 * grainDay}} {
-		for _, table := range rollupTables {
+	for _, g := range lv.Thinning() {
+		for _, table := range rollup.TableNames {
 			for more := true; more; {
 				// A step of buckets at a time, oldest first.
 				ran, err := s.inMaintenance(ctx, func(tx pgx.Tx) error {
 					var oldest *int64
-					if err := tx.QueryRow(ctx, `SELECT MIN(bucket) FROM `+table+` WHERE grain = $1`, g.grain).Scan(&oldest); err != nil {
+					if err := tx.QueryRow(ctx, `SELECT MIN(bucket) FROM `+table+` WHERE grain = $1`, g.Grain).Scan(&oldest); err != nil {
 						return err
 					}
-					if oldest == nil || *oldest >= g.before {
+					if oldest == nil || *oldest >= g.Before {
 						more = false
 						return nil
 					}
-					_, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE grain = $1 AND bucket < $2`, g.grain, min(g.before, *oldest+g.step))
+					_, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE grain = $1 AND bucket < $2`, g.Grain, min(g.Before, *oldest+g.Step))
 					return err
 				})
 				if err != nil {

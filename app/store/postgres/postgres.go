@@ -26,7 +26,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"strings"
@@ -43,6 +42,9 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/migrate"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/retention"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rollup"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/pipeline"
 	"github.com/openrouter-proxy/openrouter-proxy/migrations"
 )
@@ -50,8 +52,8 @@ import (
 // Defaults for the zero values of Options.
 const (
 	DefaultMaxConns   = 8
-	DefaultPruneEvery = 5 * time.Second
-	DefaultPruneBatch = 500
+	DefaultPruneEvery = retention.DefaultEvery
+	DefaultPruneBatch = retention.DefaultBatch
 )
 
 // defaultConnectTimeout bounds a connection attempt when the URL sets no
@@ -105,15 +107,7 @@ func (o Options) withDefaults() Options {
 	if o.MaxConns <= 0 {
 		o.MaxConns = DefaultMaxConns
 	}
-	if o.MaxHistory < 0 {
-		o.MaxHistory = 0
-	}
-	if o.PruneEvery <= 0 {
-		o.PruneEvery = DefaultPruneEvery
-	}
-	if o.PruneBatch <= 0 {
-		o.PruneBatch = DefaultPruneBatch
-	}
+	o.MaxHistory, o.PruneEvery, o.PruneBatch = retention.Defaults(o.MaxHistory, o.PruneEvery, o.PruneBatch)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -128,10 +122,12 @@ type Postgres struct {
 	pool *pgxpool.Pool
 	pipe *pipeline.Pipeline
 
+	reader rollup.Reader // the shared queries, in read-only transactions
+
 	// levels is what this replica knows of the rollup grains kept; it is
 	// read again at every maintenance tick. A stale value only makes the
 	// writer add rows below a bound that no query reads.
-	levels atomic.Pointer[rollupLevels]
+	levels atomic.Pointer[rollup.Levels]
 
 	pruneMu  sync.Mutex    // one retention round of this replica at a time
 	closing  chan struct{} // closed when Close begins
@@ -171,7 +167,7 @@ func Open(ctx context.Context, url string, opts Options) (*Postgres, error) {
 		pool.Close()
 		return nil, unavailableError{fmt.Errorf("store: postgres: cannot connect to %s: %w", hostPort(cfg.ConnConfig.Config), connErr(err))}
 	}
-	if err := migrate(ctx, pool); err != nil {
+	if err := migrateUp(ctx, pool); err != nil {
 		pool.Close()
 		return nil, unavailable(err)
 	}
@@ -182,6 +178,7 @@ func Open(ctx context.Context, url string, opts Options) (*Postgres, error) {
 		closing:  make(chan struct{}),
 		maintain: make(chan struct{}),
 	}
+	s.reader = rollup.Reader{Dialect: dialect, Begin: s.begin}
 	if err := backfillRollups(ctx, pool.Begin, time.Now(), opts.Progress); err != nil {
 		pool.Close()
 		return nil, unavailable(err)
@@ -227,32 +224,19 @@ func connErr(err error) error {
 }
 
 // schema is migrations.Postgres's folder, as goose reads it.
-var schema = func() fs.FS {
-	f, err := fs.Sub(migrations.Postgres, "postgres")
-	if err != nil {
-		panic("postgres: migrations: " + err.Error()) // embedded: cannot happen
-	}
-	return f
-}()
+var schema = migrate.Dir(migrations.Postgres, "postgres")
 
-// migrate applies the pending migrations of migrations.Postgres under
+// migrateUp applies the pending migrations of migrations.Postgres under
 // goose's session lock, an advisory lock, so that replicas starting
 // together migrate once.
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+func migrateUp(ctx context.Context, pool *pgxpool.Pool) error {
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, schema, goose.WithSessionLocker(locker))
-	if err != nil {
-		return fmt.Errorf("store: migrate: %w", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("store: migrate: %w", err)
-	}
-	return nil
+	return migrate.Up(ctx, goose.DialectPostgres, db, schema, goose.WithSessionLocker(locker))
 }
 
 // Close stops accepting records, commits everything already queued, stops

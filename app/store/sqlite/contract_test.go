@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/storetesting"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/storetest"
 )
@@ -14,13 +15,7 @@ var _ storetest.Pruner = (*sqlite.SQLite)(nil)
 // SQLite file per test.
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, o storetest.Options) store.Store {
-		if o.EachPageRows > 0 || o.EachPageBytes > 0 {
-			sqlite.SetEachPage(t, o.EachPageRows, o.EachPageBytes)
-		}
-		opts := sqlite.Options{MaxHistory: o.MaxHistory, PruneEvery: o.PruneEvery, PruneBatch: o.PruneBatch}
-		if o.AfterPrune != nil {
-			opts.Hooks = []store.Hook{{AfterPrune: o.AfterPrune}}
-		}
-		return MustOpenTemp(t, opts)
+		return MustOpenTemp(t, sqlite.Options{MaxHistory: o.MaxHistory, PruneEvery: o.PruneEvery,
+			PruneBatch: o.PruneBatch, Hooks: storetesting.Contract(t, o)})
 	})
 }

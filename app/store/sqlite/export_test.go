@@ -1,13 +1,19 @@
 package sqlite
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rows"
+)
 
 // Schema exposes schema, the migrations as goose reads them, so tests can
 // build databases of an older version.
 var Schema = schema
 
-// LastIDSQL exposes lastIDSQL, so tests can check its query plan.
-var LastIDSQL = lastIDSQL
+// LastIDSQL returns the query of LastID for v, so tests can check its
+// query plan.
+var LastIDSQL = func(v store.Viewer) (string, []any) { return rows.LastIDSQL(visibleWhere(v)) }
 
 // SetMaxPageCount caps the database's size on the writer's connection, as
 // a full disk would: inserts beyond it fail with SQLITE_FULL.

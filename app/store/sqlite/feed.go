@@ -2,12 +2,10 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
-	"fmt"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rows"
 )
 
 // The feed reads records in commit order, for a consumer that keeps its own
@@ -18,96 +16,23 @@ import (
 // no visibility rule: it is for the application's own consumers, never for
 // a viewer.
 func (s *SQLite) Since(ctx context.Context, after int64, limit int) ([]*capture.Record, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT q.seq, `+selectList(true)+`
-		FROM request_seq q JOIN requests USING (id)
-		WHERE q.seq > ? ORDER BY q.seq LIMIT ?`, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: since %d: %w", after, err)
-	}
-	defer rows.Close()
-	recs := make([]*capture.Record, 0, limit)
-	for rows.Next() {
-		var seq int64
-		rec, err := scanRecord(prefixed{rows, []any{&seq}}, true)
-		if err != nil {
-			return nil, fmt.Errorf("store: since %d: %w", after, err)
-		}
-		rec.Seq = seq
-		recs = append(recs, rec)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: since %d: %w", after, err)
-	}
-	return recs, nil
+	return rows.Since(ctx, querier{s.rdb}, after, limit)
 }
 
 // Feed returns where the feed stands, cheaply (three index lookups).
 func (s *SQLite) Feed(ctx context.Context) (store.FeedState, error) {
-	var st store.FeedState
-	var oldest sql.NullString
-	err := s.rdb.QueryRowContext(ctx, `SELECT
-		COALESCE((SELECT MAX(seq) FROM request_seq), 0),
-		(SELECT COUNT(*) FROM request_seq),
-		(SELECT timestamp FROM requests ORDER BY timestamp LIMIT 1)`).Scan(&st.MaxSeq, &st.Count, &oldest)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return store.FeedState{}, fmt.Errorf("store: feed: %w", err)
-	}
-	if oldest.Valid {
-		if st.Oldest, err = parseTime(oldest.String); err != nil {
-			return store.FeedState{}, fmt.Errorf("store: feed: %w", err)
-		}
-	}
-	return st, nil
+	return rows.Feed(ctx, querier{s.rdb})
 }
 
 // LastSeq returns the commit sequence of the last committed record, 0 when
 // none: one lookup at the end of request_seq's primary key.
 func (s *SQLite) LastSeq(ctx context.Context) (int64, error) {
-	var seq int64
-	if err := s.rdb.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM request_seq`).Scan(&seq); err != nil {
-		return 0, fmt.Errorf("store: last seq: %w", err)
-	}
-	return seq, nil
+	return rows.LastSeq(ctx, querier{s.rdb})
 }
-
-// prefixed scans the first columns of a row into dests, and the rest into
-// what its Scan is given, so that scanRecord can read a row with extra
-// leading columns.
-type prefixed struct {
-	row   interface{ Scan(...any) error }
-	dests []any
-}
-
-func (p prefixed) Scan(d ...any) error { return p.row.Scan(append(p.dests, d...)...) }
 
 // Texts returns the texts of the records with the given ids that v may
 // see, by id: a page of search results, to cut snippets from. Ids v may not
 // see, or that do not exist, are absent from the map.
 func (s *SQLite) Texts(ctx context.Context, ids []string, v store.Viewer) (map[string]store.Texts, error) {
-	out := make(map[string]store.Texts, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	cond, args, err := filterWhere(store.Filter{Viewer: v, IDs: ids})
-	if err != nil {
-		return nil, fmt.Errorf("store: texts: %w", err)
-	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id, body, COALESCE(content, ''), COALESCE(reasoning, ''), COALESCE(tool_calls, ''), COALESCE(error, '')
-		FROM requests WHERE `+cond, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: texts: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var t store.Texts
-		if err := rows.Scan(&id, &t.Request, &t.Content, &t.Reasoning, &t.ToolCalls, &t.Error); err != nil {
-			return nil, fmt.Errorf("store: texts: %w", err)
-		}
-		out[id] = t
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: texts: %w", err)
-	}
-	return out, nil
+	return rows.Texts(ctx, querier{s.rdb}, &filters, ids, v)
 }

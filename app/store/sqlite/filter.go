@@ -1,26 +1,32 @@
 package sqlite
 
 import (
-	"encoding/json"
-	"fmt"
 	"strings"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rows"
 )
 
-// visibleWhere returns the condition that keeps the records v may see. It
-// fails closed: a viewer that is neither an admin nor has a key gets a
-// condition no row meets.
-func visibleWhere(v store.Viewer) (string, []any) {
-	switch {
-	case v.Admin:
-		return "1", nil
-	case v.KeyHash == "":
-		return "0", nil
-	default:
-		return "key_hash = ?", []any{v.KeyHash}
-	}
+// filters is SQLite's side of the shared filter conditions (see
+// rows.Filters).
+var filters = rows.Filters{
+	True:  "1",
+	False: "0",
+	Method: func(m string) (string, any) {
+		return "method = ? COLLATE NOCASE", m
+	},
+	Search:   searchWhere,
+	AnyOf:    anyOf,
+	Requests: rows.StatusCols{OK: "outcome = 'ok'", NotOK: "outcome <> 'ok'", Status: "response_status"},
+	Rollups:  rows.StatusCols{OK: "ok = 1", NotOK: "ok = 0", Status: "status"},
 }
+
+// visibleWhere returns the condition that keeps the records v may see.
+func visibleWhere(v store.Viewer) (string, []any) { return filters.Visible(v) }
+
+// filterWhere returns f's conditions on requests and their arguments; see
+// rows.Filters.Where.
+func filterWhere(f store.Filter) (string, []any, error) { return filters.Where(f) }
 
 // searchColumns are the expressions Filter.Search looks in. The bodies are
 // BLOBs; LIKE needs them as text.
@@ -35,94 +41,15 @@ var searchColumns = []string{
 	"CAST(response_body AS TEXT)",
 }
 
-// filterWhere returns f's conditions, visibility first, joined with AND,
-// and their arguments, or an error wrapping ErrInvalid. Limit and Offset
-// are not part of it.
-func filterWhere(f store.Filter) (string, []any, error) {
-	where, args, err := dimsWhere(f, requestsCols)
-	if err != nil {
-		return "", nil, err
+// searchWhere returns the condition of Filter.Search: s as a literal
+// substring of any searched column.
+func searchWhere(s string) (string, []any) {
+	pattern := "%" + escapeLike(s) + "%"
+	or, args := make([]string, len(searchColumns)), make([]any, len(searchColumns))
+	for i, col := range searchColumns {
+		or[i], args[i] = col+` LIKE ? ESCAPE '\'`, pattern
 	}
-	if f.Search != "" {
-		pattern := "%" + escapeLike(f.Search) + "%"
-		or := make([]string, len(searchColumns))
-		for i, col := range searchColumns {
-			or[i] = col + ` LIKE ? ESCAPE '\'`
-			args = append(args, pattern)
-		}
-		where = append(where, "("+strings.Join(or, " OR ")+")")
-	}
-	if !f.From.IsZero() {
-		where, args = append(where, "timestamp >= ?"), append(args, formatTime(f.From))
-	}
-	if !f.To.IsZero() {
-		where, args = append(where, "timestamp < ?"), append(args, formatTime(f.To))
-	}
-	if f.IDs != nil {
-		if len(f.IDs) == 0 {
-			where = append(where, "0")
-		} else {
-			// One JSON argument instead of one per id: a search index
-			// may hand over more ids than SQLite allows variables.
-			ids, err := json.Marshal(f.IDs)
-			if err != nil {
-				return "", nil, fmt.Errorf("encode ids: %w", err)
-			}
-			where, args = append(where, "id IN (SELECT value FROM json_each(?))"), append(args, string(ids))
-		}
-	}
-	if f.Limit < 0 || f.Offset < 0 {
-		return "", nil, fmt.Errorf("%w: negative limit or offset", store.ErrInvalid)
-	}
-	return strings.Join(where, " AND "), args, nil
-}
-
-// statusCols names how a table holds a record's outcome and status, for
-// Filter.Status.
-type statusCols struct {
-	ok, notOK, status string
-}
-
-var (
-	requestsCols = statusCols{ok: "outcome = 'ok'", notOK: "outcome <> 'ok'", status: "response_status"}
-	rollupsCols  = statusCols{ok: "ok = 1", notOK: "ok = 0", status: "status"}
-)
-
-// dimsWhere returns the conditions of f that the requests and rollups
-// tables share, visibility first: KeyHash, Status, Model, Provider and
-// Method. Both tables name these columns alike but for the outcome.
-func dimsWhere(f store.Filter, c statusCols) ([]string, []any, error) {
-	vis, args := visibleWhere(f.Viewer)
-	where := []string{vis}
-
-	if f.KeyHash != "" {
-		where, args = append(where, "key_hash = ?"), append(args, f.KeyHash)
-	}
-	switch f.Status {
-	case "":
-	case store.StatusSuccess:
-		where = append(where, c.ok)
-	case store.StatusError:
-		where = append(where, c.notOK)
-	case store.Status2xx:
-		where = append(where, c.status+" BETWEEN 200 AND 299")
-	case store.Status4xx:
-		where = append(where, c.status+" BETWEEN 400 AND 499")
-	case store.Status5xx:
-		where = append(where, c.status+" BETWEEN 500 AND 599")
-	default:
-		return nil, nil, fmt.Errorf("%w: unknown status %q", store.ErrInvalid, f.Status)
-	}
-	if f.Model != "" {
-		where, args = append(where, "(model = ? OR model_requested = ?)"), append(args, f.Model, f.Model)
-	}
-	if f.Provider != "" {
-		where, args = append(where, "provider = ?"), append(args, f.Provider)
-	}
-	if f.Method != "" {
-		where, args = append(where, "method = ? COLLATE NOCASE"), append(args, f.Method)
-	}
-	return where, args, nil
+	return "(" + strings.Join(or, " OR ") + ")", args
 }
 
 // likeEscaper escapes LIKE's wildcards and its escape character, for

@@ -2,12 +2,11 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rows"
 )
 
 // Sessions, login failures and secrets are small, rare writes. They go straight through
@@ -28,7 +27,7 @@ func (s *SQLite) CreateSession(ctx context.Context, sess store.Session) error {
 	_, err := s.wdb.ExecContext(ctx, `
 		INSERT INTO sessions (id_hash, key_hash, key_mask, admin, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?)`,
-		sess.IDHash, sess.KeyHash, sess.KeyMask, sess.Admin, formatTime(sess.Created), formatTime(sess.Expires))
+		sess.IDHash, sess.KeyHash, sess.KeyMask, sess.Admin, rows.FormatTime(sess.Created), rows.FormatTime(sess.Expires))
 	if err != nil {
 		return fmt.Errorf("store: create session: %w", err)
 	}
@@ -38,28 +37,7 @@ func (s *SQLite) CreateSession(ctx context.Context, sess store.Session) error {
 // GetSession returns the session with the given IDHash, or an error
 // wrapping ErrNotFound when there is none or it has expired by now.
 func (s *SQLite) GetSession(ctx context.Context, idHash string, now time.Time) (store.Session, error) {
-	var (
-		sess             store.Session
-		created, expires string
-	)
-	err := s.rdb.QueryRowContext(ctx, `
-		SELECT id_hash, key_hash, key_mask, admin, created_at, expires_at
-		FROM sessions
-		WHERE id_hash = ? AND expires_at > ?`,
-		idHash, formatTime(now),
-	).Scan(&sess.IDHash, &sess.KeyHash, &sess.KeyMask, &sess.Admin, &created, &expires)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Session{}, fmt.Errorf("store: get session: %w", store.ErrNotFound)
-	} else if err != nil {
-		return store.Session{}, fmt.Errorf("store: get session: %w", err)
-	}
-	if sess.Created, err = parseTime(created); err != nil {
-		return store.Session{}, fmt.Errorf("store: get session: %w", err)
-	}
-	if sess.Expires, err = parseTime(expires); err != nil {
-		return store.Session{}, fmt.Errorf("store: get session: %w", err)
-	}
-	return sess, nil
+	return rows.GetSession(ctx, querier{s.rdb}, idHash, now)
 }
 
 // DeleteSession deletes a session, revoking it at once. Deleting a missing
@@ -75,7 +53,7 @@ func (s *SQLite) DeleteSession(ctx context.Context, idHash string) error {
 // failures counted more than store.LoginFailureKeep before now, and returns
 // how many sessions it deleted.
 func (s *SQLite) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
-	res, err := s.wdb.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, formatTime(now))
+	res, err := s.wdb.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, rows.FormatTime(now))
 	if err != nil {
 		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
 	}
@@ -84,42 +62,16 @@ func (s *SQLite) DeleteExpiredSessions(ctx context.Context, now time.Time) (int6
 		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
 	}
 	if _, err := s.wdb.ExecContext(ctx, `DELETE FROM login_failures WHERE window_start < ?`,
-		formatTime(now.Add(-store.LoginFailureKeep))); err != nil {
+		rows.FormatTime(now.Add(-store.LoginFailureKeep))); err != nil {
 		return n, fmt.Errorf("store: delete old login failures: %w", err)
 	}
 	return n, nil
 }
 
-// loginFailedSQL counts a failure: a window over (begun at or before the
-// cutoff, $3) starts again at this failure; otherwise the count goes up,
-// but no further than max+1 ($4), so that the count says whether this
-// failure was within the limit (≤ max) or beyond it. Every SET expression
-// reads the row as it was.
-const loginFailedSQL = `
-	INSERT INTO login_failures (client, window_start, failures) VALUES ($1, $2, 1)
-	ON CONFLICT (client) DO UPDATE SET
-		window_start = CASE WHEN login_failures.window_start <= $3 THEN excluded.window_start ELSE login_failures.window_start END,
-		failures = CASE WHEN login_failures.window_start <= $3 THEN 1
-			WHEN login_failures.failures > $4 THEN login_failures.failures
-			ELSE login_failures.failures + 1 END
-	RETURNING window_start, failures`
-
 // LoginFailed counts one failed login from client and reports whether it
 // is within max failures in the client's window.
 func (s *SQLite) LoginFailed(ctx context.Context, client string, now time.Time, window time.Duration, max int) (bool, time.Duration, error) {
-	var start string
-	var n int
-	if err := s.wdb.QueryRowContext(ctx, loginFailedSQL, client, formatTime(now), formatTime(now.Add(-window)), max).Scan(&start, &n); err != nil {
-		return false, 0, fmt.Errorf("store: login failed: %w", err)
-	}
-	if n <= max {
-		return true, 0, nil
-	}
-	began, err := parseTime(start)
-	if err != nil {
-		return false, 0, fmt.Errorf("store: login failed: %w", err)
-	}
-	return false, began.Add(window).Sub(now), nil
+	return rows.LoginFailed(ctx, querier{s.wdb}, client, now, window, max)
 }
 
 // Secret returns the secret called name, storing value as it first if the

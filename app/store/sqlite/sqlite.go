@@ -27,14 +27,17 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/migrate"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/retention"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rollup"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/pipeline"
 	"github.com/openrouter-proxy/openrouter-proxy/migrations"
 )
 
 // Defaults for the zero values of Options.
 const (
-	DefaultPruneEvery = 5 * time.Second
-	DefaultPruneBatch = 500
+	DefaultPruneEvery = retention.DefaultEvery
+	DefaultPruneBatch = retention.DefaultBatch
 )
 
 // Options tunes a SQLite store. The zero value is usable.
@@ -86,15 +89,7 @@ type Options struct {
 
 // withDefaults returns o with its zero values replaced by defaults.
 func (o Options) withDefaults() Options {
-	if o.MaxHistory < 0 {
-		o.MaxHistory = 0
-	}
-	if o.PruneEvery <= 0 {
-		o.PruneEvery = DefaultPruneEvery
-	}
-	if o.PruneBatch <= 0 {
-		o.PruneBatch = DefaultPruneBatch
-	}
+	o.MaxHistory, o.PruneEvery, o.PruneBatch = retention.Defaults(o.MaxHistory, o.PruneEvery, o.PruneBatch)
 	if o.ReadConns <= 0 {
 		o.ReadConns = max(4, runtime.GOMAXPROCS(0))
 	}
@@ -118,7 +113,9 @@ type SQLite struct {
 	stop       context.CancelFunc // called when Close begins: maintain returns
 	maintained chan struct{}      // closed when maintain has returned
 
-	levels rollupLevels // owned by the writer goroutine: which rollup grains it still keeps, and from when
+	reader rollup.Reader // the shared queries, on the read pool
+
+	levels rollup.Levels // owned by the writer goroutine: which rollup grains it still keeps, and from when
 
 	closeOnce sync.Once
 	closeErr  error
@@ -160,7 +157,7 @@ func Open(ctx context.Context, path string, opts Options) (*SQLite, error) {
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, wdb); err != nil {
+	if err := migrate.Up(ctx, goose.DialectSQLite3, wdb, schema); err != nil {
 		wdb.Close()
 		return nil, err
 	}
@@ -168,7 +165,7 @@ func Open(ctx context.Context, path string, opts Options) (*SQLite, error) {
 		wdb.Close()
 		return nil, err
 	}
-	levels, err := readLevels(ctx, wdb)
+	levels, err := rollup.ReadLevels(ctx, querier{wdb})
 	if err != nil {
 		wdb.Close()
 		return nil, fmt.Errorf("store: open: %w", err)
@@ -197,6 +194,7 @@ func Open(ctx context.Context, path string, opts Options) (*SQLite, error) {
 		maintained: make(chan struct{}),
 		levels:     levels,
 	}
+	s.reader = rollup.Reader{Dialect: dialect, Begin: s.begin}
 	// Compacted before the first record is written, so that no batch
 	// counts a record at a grain compaction is about to delete.
 	if err := s.compact(ctx, time.Now()); err != nil {
@@ -216,25 +214,7 @@ func Open(ctx context.Context, path string, opts Options) (*SQLite, error) {
 }
 
 // schema is migrations.SQLite's folder, as goose reads it.
-var schema = func() fs.FS {
-	f, err := fs.Sub(migrations.SQLite, "sqlite")
-	if err != nil {
-		panic("sqlite: migrations: " + err.Error()) // embedded: cannot happen
-	}
-	return f
-}()
-
-// migrate applies the pending migrations of migrations.SQLite.
-func migrate(ctx context.Context, db *sql.DB) error {
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, schema)
-	if err != nil {
-		return fmt.Errorf("store: migrate: %w", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("store: migrate: %w", err)
-	}
-	return nil
-}
+var schema = migrate.Dir(migrations.SQLite, "sqlite")
 
 // fileURI returns path as an SQLite "file:" URI. The driver honours
 // mode=ro only in URI form, and the URI form needs '?', '#' and '%' escaped.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/storetesting"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/storetest"
 )
@@ -24,16 +25,7 @@ import (
 // MustOpen opens a store at path and closes it when the test ends.
 func MustOpen(tb testing.TB, path string, opts sqlite.Options) *sqlite.SQLite {
 	tb.Helper()
-	s, err := sqlite.Open(context.Background(), path, opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return s
+	return storetesting.MustOpen(tb, func() (*sqlite.SQLite, error) { return sqlite.Open(context.Background(), path, opts) })
 }
 
 // MustOpenTemp opens a store in a fresh temporary directory.

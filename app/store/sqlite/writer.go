@@ -12,6 +12,9 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/retention"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rollup"
+	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/rows"
 )
 
 // backend is the SQLite side of the write path: the pipeline analyses and
@@ -78,26 +81,13 @@ func (s *SQLite) maintain(ctx context.Context) {
 			s.log.Error("store: rollups", "err", err)
 		}
 	}
-	compactTick := time.NewTicker(compactEvery)
-	defer compactTick.Stop()
-	var pruneTick <-chan time.Time
+	var pruneEvery time.Duration
 	if s.opts.MaxHistory > 0 {
-		t := time.NewTicker(s.opts.PruneEvery)
-		defer t.Stop()
-		pruneTick = t.C
+		pruneEvery = s.opts.PruneEvery
 	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-compactTick.C:
-			if s.pipe.Do(ctx, compact) != nil {
-				return
-			}
-		case <-pruneTick:
-			s.pruneRound(ctx)
-		}
-	}
+	rollup.Schedule(ctx, pruneEvery,
+		func() bool { return s.pipe.Do(ctx, compact) == nil },
+		func() bool { s.pruneRound(ctx); return true })
 }
 
 // pruneRound runs a retention round a step at a time, one step between two
@@ -138,10 +128,10 @@ func (s *SQLite) insert(ctx context.Context, batch []*capture.Record) error {
 		return fmt.Errorf("store: prepare insert: %w", err)
 	}
 	defer seqStmt.Close()
-	args := make([]any, len(columns))
+	args := make([]any, len(rows.Columns))
 	for _, rec := range batch {
-		for i, c := range columns {
-			args[i] = c.arg(rec)
+		for i, c := range rows.Columns {
+			args[i] = c.Arg(rec)
 		}
 		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("store: insert %s: %w", rec.ID, err)
@@ -199,13 +189,7 @@ func (s *SQLite) pruneStep(ctx context.Context, cutoff string) (n int, more bool
 	if err != nil {
 		return 0, false, err
 	}
-	if len(ids) > 0 {
-		for _, h := range s.opts.Hooks {
-			if h.AfterPrune != nil {
-				h.AfterPrune(ids)
-			}
-		}
-	}
+	retention.AfterPrune(s.opts.Hooks, ids)
 	return len(ids), len(ids) == s.opts.PruneBatch, nil
 }
 
@@ -257,7 +241,7 @@ func (s *SQLite) deleteUpTo(ctx context.Context, cutoff string, limit int) ([]st
 	if newest != "" {
 		if _, err := tx.ExecContext(ctx, `
 			INSERT INTO rollup_state (name, value) VALUES (?, ?)
-			ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)`, statePrunedTo, newest); err != nil {
+			ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)`, rollup.StatePrunedTo, newest); err != nil {
 			return nil, fmt.Errorf("store: prune: %w", err)
 		}
 	}
