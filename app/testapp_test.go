@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -22,6 +21,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+	"github.com/openrouter-proxy/openrouter-proxy/app/internal/syncbuf"
 	"github.com/openrouter-proxy/openrouter-proxy/app/mockupstream"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 )
@@ -41,23 +41,8 @@ type testApp struct {
 	dbh      *sql.DB       // opened by db() once
 }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a buffer safe for the concurrent writes of a logger.
+type syncBuffer = syncbuf.Buffer
 
 // bannerWriter waits for the start-up banner of any role, whose URLs
 // bannerURL finds.

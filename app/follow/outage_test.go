@@ -5,37 +5,18 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/follow"
+	"github.com/openrouter-proxy/openrouter-proxy/app/internal/syncbuf"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/postgres"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/postgres/pgtest"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/storetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
-
-// lockedLog is a log sink the follower's goroutine and the test share.
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
 
 // waitUntil polls cond, failing after 60 s: the follower offers a log,
 // not an event, for its outage.
@@ -62,7 +43,7 @@ func TestFollowThroughOutage(t *testing.T) {
 	}
 	defer st.Close()
 
-	var logs lockedLog
+	var logs syncbuf.Buffer
 	c1 := newCollector()
 	f := follow.New(follow.Options{Source: st, Every: 20 * time.Millisecond,
 		Committed: []func([]*capture.Record){c1.committed}, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, 0)
@@ -77,7 +58,7 @@ func TestFollowThroughOutage(t *testing.T) {
 	waitUntil(t, "the first record handed on", func() bool { ids, _ := c1.snapshot(); return len(ids) == 1 })
 
 	c.Stop(t)
-	waitUntil(t, "the outage logged", func() bool { return logs.count("cannot read new records") == 1 })
+	waitUntil(t, "the outage logged", func() bool { return logs.Count("cannot read new records") == 1 })
 	during := storetest.NewRecord(t, "k") // held by the store's queue until the server is back
 	storetest.MustRecord(t, st, during)
 	c.Restart(t)
@@ -94,8 +75,8 @@ func TestFollowThroughOutage(t *testing.T) {
 	if !slices.Equal(seqs, []int64{1, 2, 3}) {
 		t.Fatalf("seqs %v", seqs)
 	}
-	if n := logs.count("cannot read new records"); n != 1 {
+	if n := logs.Count("cannot read new records"); n != 1 {
 		t.Errorf("the outage was logged %d times, want once", n)
 	}
-	waitUntil(t, "the recovery logged", func() bool { return logs.count("reading new records from the database again") == 1 })
+	waitUntil(t, "the recovery logged", func() bool { return logs.Count("reading new records from the database again") == 1 })
 }

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+	"github.com/openrouter-proxy/openrouter-proxy/app/internal/syncbuf"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
 )
@@ -294,7 +294,7 @@ func TestBuildLogsProgress(t *testing.T) {
 		w.record("quartz")
 	}
 	w.close()
-	var logs syncLog
+	var logs syncbuf.Buffer
 	ix, err := Open(Options{Dir: filepath.Join(t.TempDir(), "fresh"), Source: w.st, BatchDocs: 7,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
@@ -317,24 +317,6 @@ func TestBuildLogsProgress(t *testing.T) {
 		!strings.Contains(lines[3], "eta=") {
 		t.Fatalf("progress lines:\n%s", strings.Join(lines, "\n"))
 	}
-}
-
-// syncLog is a log sink safe for the indexer's goroutine and the test.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestReconcile: records another process prunes from a shared database

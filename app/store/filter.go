@@ -41,7 +41,7 @@ func (f Filter) Matches(keyHash, method, model, path string, start time.Time) bo
 	if f.Provider != "" {
 		return false // a row not yet stored has no provider yet
 	}
-	if f.Method != "" && asciiLower(method) != asciiLower(f.Method) {
+	if f.Method != "" && FoldASCII(method) != FoldASCII(f.Method) {
 		return false
 	}
 	// Stored timestamps are formatted at microsecond precision, which
@@ -54,16 +54,17 @@ func (f Filter) Matches(keyHash, method, model, path string, start time.Time) bo
 		return false
 	}
 	if f.Search != "" {
-		needle := asciiLower(f.Search)
-		return strings.Contains(asciiLower(path), needle) || strings.Contains(asciiLower(model), needle) ||
-			strings.Contains(asciiLower(method), needle)
+		needle := FoldASCII(f.Search)
+		return strings.Contains(FoldASCII(path), needle) || strings.Contains(FoldASCII(model), needle) ||
+			strings.Contains(FoldASCII(method), needle)
 	}
 	return true
 }
 
-// asciiLower lowers only ASCII letters, as SQLite's LIKE and NOCASE fold
-// only those: "Ä" and "ä" stay different, as they do in the query.
-func asciiLower(s string) string {
+// FoldASCII lowers only ASCII letters, as SQLite's LIKE and NOCASE fold
+// only those: "Ä" and "ä" stay different. Every store compares Method and
+// Search this way.
+func FoldASCII(s string) string {
 	b := []byte(s)
 	for i, c := range b {
 		if 'A' <= c && c <= 'Z' {

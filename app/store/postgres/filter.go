@@ -17,7 +17,7 @@ var filters = rows.Filters{
 	Method: func(m string) (string, any) {
 		// lower() of a COLLATE "C" column folds ASCII letters only, as
 		// SQLite's NOCASE does; the argument is folded alike here.
-		return "lower(method) = ?", textArg(asciiLower(m))
+		return "lower(method) = ?", textArg(store.FoldASCII(m))
 	},
 	Search:   searchWhere,
 	AnyOf:    anyOf,
@@ -64,7 +64,7 @@ func latin1(s string) string {
 // folded, as a literal substring of any searched column. Nothing is a
 // wildcard: strpos compares literally.
 func searchWhere(s string) (string, []any) {
-	needle := asciiLower(s)
+	needle := store.FoldASCII(s)
 	if strings.IndexByte(needle, 0) >= 0 {
 		// No stored text holds a NUL, and SQLite's LIKE reads none.
 		return "FALSE", nil
@@ -114,16 +114,4 @@ func validText(s string) string {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
-}
-
-// asciiLower lowers only ASCII letters, as SQLite's LIKE and NOCASE fold
-// only those.
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + ('a' - 'A')
-		}
-	}
-	return string(b)
 }

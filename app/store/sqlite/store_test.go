@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
+	"github.com/openrouter-proxy/openrouter-proxy/app/internal/syncbuf"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/internal/storetesting"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store/sqlite"
@@ -37,24 +38,9 @@ func MustOpenTemp(tb testing.TB, opts sqlite.Options) *sqlite.SQLite {
 // admin sees every record.
 var admin = store.Viewer{Admin: true}
 
-// syncBuffer is a bytes.Buffer safe for the writer goroutine's logger and
-// the test to share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is a buffer safe for the writer goroutine's logger and the
+// test to share.
+type syncBuffer = syncbuf.Buffer
 
 // newLogger returns a logger writing text to a buffer the test can read.
 func newLogger() (*slog.Logger, *syncBuffer) {
