@@ -12,12 +12,13 @@ const (
 	FieldError    = "err"  // the error text
 
 	// Keyword fields: matched exactly, as one term.
-	FieldPath    = "path"    // upstream path, e.g. /chat/completions
-	FieldMethod  = "method"  // upper case
-	FieldModel   = "model"   // the model requested and the model served (both terms)
-	FieldStatus  = "status"  // the response status as 3 digits, e.g. "200"; "000" when none
-	FieldOutcome = "outcome" // capture.Outcome: ok, upstream_error, …
-	FieldKey     = "key"     // the key fingerprint (capture.Fingerprint); "" when none
+	FieldPath     = "path"     // upstream path, e.g. /chat/completions
+	FieldMethod   = "method"   // upper case
+	FieldModel    = "model"    // the model requested and the model served (both terms)
+	FieldStatus   = "status"   // the response status as 3 digits, e.g. "200"; "000" when none
+	FieldOutcome  = "outcome"  // capture.Outcome: ok, upstream_error, …
+	FieldKey      = "key"      // the key fingerprint (capture.Fingerprint); "" when none
+	FieldProvider = "provider" // who served it behind OpenRouter (capture.Record.Provider); absent when unknown
 
 	// FieldStream is a boolean: the answer was an SSE stream.
 	FieldStream = "stream"

@@ -16,7 +16,7 @@ import (
 
 // mappingVersion names the mapping below. An index built with another
 // version is rebuilt in the background on start.
-const mappingVersion = "6"
+const mappingVersion = "7"
 
 // textAnalyzer is the analyzer of the text fields: Unicode word
 // segmentation, full/half width folding, lower case, and bigrams of CJK
@@ -53,7 +53,7 @@ func newMapping() *mapping.IndexMappingImpl {
 	for name, f := range map[string]*mapping.FieldMapping{
 		FieldRequest: text(), FieldResponse: text(), FieldError: text(),
 		FieldPath: kw(false), FieldMethod: kw(false), FieldKey: kw(false),
-		FieldModel: kw(false), FieldStatus: kw(false), FieldOutcome: kw(false),
+		FieldModel: kw(false), FieldStatus: kw(false), FieldOutcome: kw(false), FieldProvider: kw(false),
 		FieldFacets: kw(true), FieldStream: stream, FieldTime: kw(true), FieldSeq: kw(false),
 	} {
 		doc.AddFieldMappingsAt(name, f)
@@ -166,6 +166,9 @@ func document(rec *capture.Record) map[string]any {
 	}
 	if rec.KeyHash != "" {
 		d[FieldKey] = rec.KeyHash
+	}
+	if rec.Provider != "" {
+		d[FieldProvider] = rec.Provider
 	}
 	return d
 }

@@ -520,6 +520,9 @@ func (q *Query) Bleve(v store.Viewer, f store.Filter) (query.Query, error) {
 	if f.Model != "" {
 		must = append(must, termQuery(FieldModel, f.Model))
 	}
+	if f.Provider != "" {
+		must = append(must, termQuery(FieldProvider, f.Provider))
+	}
 	if f.Method != "" {
 		must = append(must, termQuery(FieldMethod, asciiUpper(f.Method)))
 	}

@@ -321,6 +321,7 @@ type testDoc struct {
 	req, resp, err    string
 	method, path      string
 	requested, served string
+	provider          string
 	status            int
 	outcome           string
 	stream            bool
@@ -332,8 +333,8 @@ type testDoc struct {
 var testStart = time.Date(2026, 1, 10, 0, 0, 0, 0, time.UTC)
 
 var testDocs = []testDoc{
-	{id: "flight", key: hexA, req: "Please book a flight to Berlin for tomorrow", resp: "I booked your flight to Berlin.", requested: "openai/gpt-4o", status: 200, stream: true},
-	{id: "weather", key: hexA, req: "What is the weather in Berlin?", resp: "Cold and grey.", requested: "openai/gpt-4o", status: 200},
+	{id: "flight", key: hexA, req: "Please book a flight to Berlin for tomorrow", resp: "I booked your flight to Berlin.", requested: "openai/gpt-4o", provider: "OpenAI", status: 200, stream: true},
+	{id: "weather", key: hexA, req: "What is the weather in Berlin?", resp: "Cold and grey.", requested: "openai/gpt-4o", provider: "Azure", status: 200},
 	{id: "kube", key: hexA, req: "How do I deploy to Kubernetes?", resp: "Use kubectl apply with your manifests.", requested: "openrouter/auto", served: "anthropic/claude-3.5-sonnet", status: 200, stream: true},
 	{id: "transformers", key: hexA, req: "Explain transformers in two sentences.", resp: "Transformers use attention.", requested: "meta/llama-3", status: 200},
 	{id: "ratelimit", key: hexA, req: "hello", err: "upstream: rate limit exceeded, retry later", requested: "openai/gpt-4o", status: 429, outcome: "upstream_error"},
@@ -392,6 +393,9 @@ func (d testDoc) fields(i int) map[string]any {
 	}
 	if d.key != "" {
 		doc[search.FieldKey] = d.key
+	}
+	if d.provider != "" {
+		doc[search.FieldProvider] = d.provider
 	}
 	return doc
 }
@@ -500,6 +504,9 @@ func TestSearchIndex(t *testing.T) {
 		{"ModelIsExact", "model:openai", viewerAdmin, store.Filter{}, []string{}},
 		{"ModelExcluded", "-model:openai/gpt-4o", viewerA, store.Filter{}, []string{"getmodels", "kube", "transformers"}},
 		{"FilterModel", "", viewerAdmin, store.Filter{Model: "anthropic/claude-3.5-sonnet"}, []string{"kube"}},
+		{"FilterProvider", "", viewerAdmin, store.Filter{Provider: "OpenAI"}, []string{"flight"}},
+		{"FilterProviderAndWord", "berlin", viewerAdmin, store.Filter{Provider: "Azure"}, []string{"weather"}},
+		{"FilterProviderIsExact", "berlin", viewerAdmin, store.Filter{Provider: "openai"}, []string{}},
 		{"Status", "status:429", viewerAdmin, store.Filter{}, []string{"ratelimit"}},
 		{"StatusNone", "status:000", viewerAdmin, store.Filter{}, []string{"cut"}},
 		{"Status4xx", "status:4xx", viewerAdmin, store.Filter{}, []string{"ratelimit"}},

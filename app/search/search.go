@@ -17,7 +17,7 @@ import (
 type Request struct {
 	Query  *Query       // the parsed search text
 	Viewer store.Viewer // who asks: the visibility rule is built from this alone
-	Filter store.Filter // the dashboard's other filters (status, model, method, key, time); its Search is ignored
+	Filter store.Filter // the dashboard's other filters (status, model, provider, method, key, time); its Search is ignored
 	Offset int
 	Limit  int
 	// Relevance sorts by score first; otherwise newest first.

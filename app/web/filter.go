@@ -131,10 +131,6 @@ func (s *Server) parseQuery(q url.Values, id auth.Identity) (query, error) {
 	if v.Search == "" {
 		return out, nil
 	}
-	if v.Provider != "" {
-		// The index knows no providers, and would ignore the filter.
-		return out, badInput("provider=%q: a search cannot be narrowed by provider; leave out one or the other", v.Provider)
-	}
 	// One syntax and one set of errors, whichever answers the search: the
 	// index, or the store while the index is not ready.
 	text, err := search.Parse(v.Search)

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"net/url"
@@ -75,12 +76,15 @@ func searchCorpus() []exchange {
 		"data: [DONE]\n\n")
 	put := x("s-put", aliceKey, 4*time.Hour, "openai/gpt-4o-mini", putPrompt, 200, "done")
 	put.method = "PUT"
+	// The one answer that names the provider behind OpenRouter.
+	chinese := x("s-chinese", aliceKey, 5*time.Hour+30*time.Minute, "qwen/qwen-2.5", chinesePrompt, 200, "北京今天晴")
+	chinese.respBody = bytes.Replace(chinese.respBody, []byte(`"model":`), []byte(`"provider":"Alibaba","model":`), 1)
 	return []exchange{
 		x("s-berlin", aliceKey, 9*time.Hour, "openai/gpt-4o-mini", berlinPrompt, 200, "Cloudy in Berlin."),
 		x("s-ratelimit", aliceKey, 8*time.Hour, "anthropic/claude-sonnet-4.5", rateLimitPrompt, 429, "Rate limit exceeded"),
 		x("s-limitrate", aliceKey, 7*time.Hour, "openai/gpt-4o-mini", limitRatePrompt, 200, "Sure."),
 		stream,
-		x("s-chinese", aliceKey, 5*time.Hour+30*time.Minute, "qwen/qwen-2.5", chinesePrompt, 200, "北京今天晴"),
+		chinese,
 		x("s-japanese", aliceKey, 5*time.Hour, "openai/gpt-4o-mini", japanesePrompt, 500, "upstream exploded"),
 		put,
 		x("s-bob", bobKey, 3*time.Hour+50*time.Minute, "mistralai/mistral-large", bobPrompt, 200, "Noted."),
@@ -182,6 +186,8 @@ func TestSearchIndexed(t *testing.T) {
 		{"StatusSuccess", "alice", q("orchid") + "&status=success", []string{"s-put", "s-chinese", "s-stream", "s-limitrate", "s-berlin"}},
 		{"Model", "alice", q("orchid") + "&model=deepseek/deepseek-r1", []string{"s-stream"}},
 		{"Method", "alice", q("orchid") + "&method=put", []string{"s-put"}},
+		{"Provider", "alice", q("orchid") + "&provider=Alibaba", []string{"s-chinese"}},
+		{"ProviderIsExact", "alice", q("orchid") + "&provider=alibaba", nil},
 		{"From", "alice", q("orchid") + "&from=" + at(5*time.Hour+15*time.Minute), []string{"s-put", "s-japanese"}},
 		{"To", "alice", q("orchid") + "&to=" + at(7*time.Hour), []string{"s-ratelimit", "s-berlin"}},
 		{"AdminKey", "admin", q("orchid") + "&key=" + bobFP, []string{"s-bob"}},

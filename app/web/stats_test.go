@@ -710,7 +710,7 @@ func TestAPIStatsWindow(t *testing.T) {
 		for _, q := range []string{
 			"window=2h", "window=7d&from=" + minuteText(e.now.Add(-time.Hour)), "from=nope",
 			"from=" + minuteText(e.now) + "&to=" + minuteText(e.now), "breakdown=colour", "series=yes",
-			"breakdown=model&search=hello", "series=1&search=hello", "provider=OpenAI&search=hello",
+			"breakdown=model&search=hello", "series=1&search=hello",
 		} {
 			w := e.get("/api/stats?"+q, withCookie(users["admin"]))
 			if msg := wantJSONError(t, w, http.StatusBadRequest); strings.Contains(msg, "internal") {
