@@ -112,7 +112,7 @@ func BenchmarkStats(b *testing.B) {
 				}
 				*lat = append(*lat, time.Since(start))
 			}
-			var stats, filtered, breakdown, series, list, listFiltered []time.Duration
+			var stats, filtered, breakdown, series, list, listFiltered, listWindowed []time.Duration
 			for range b.N {
 				for _, w := range windows {
 					f := filterOf(who.v, w.span)
@@ -124,6 +124,13 @@ func BenchmarkStats(b *testing.B) {
 						timed(&breakdown, func() error { _, err := st.Breakdown(ctx, f, by); return err })
 					}
 					timed(&series, func() error { _, err := st.Series(ctx, f, w.step); return err })
+					// The table within the window, as a breakdown row's
+					// link opens it, and filtered by model as well.
+					fl := f
+					fl.Limit = 50
+					timed(&listWindowed, func() error { _, _, err := st.List(ctx, fl); return err })
+					fl.Model = model
+					timed(&listWindowed, func() error { _, _, err := st.List(ctx, fl); return err })
 				}
 				for range 5 {
 					timed(&list, func() error {
@@ -142,6 +149,7 @@ func BenchmarkStats(b *testing.B) {
 			report("series", series)
 			report("list", list)
 			report("list_filtered", listFiltered)
+			report("list_windowed", listWindowed)
 			if who.name == "admin" {
 				statsP50 = pct(stats, 0.5)
 			}

@@ -495,7 +495,8 @@ func TestRollupDimsMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{`DROP TABLE rollup_dims`, `DROP TABLE login_failures`, `DROP TABLE secrets`, `DELETE FROM goose_db_version WHERE version_id >= 6`} {
+	for _, q := range []string{`DROP TABLE rollup_dims`, `DROP TABLE login_failures`, `DROP TABLE secrets`,
+		`DROP INDEX requests_key_hash_timestamp`, `DELETE FROM goose_db_version WHERE version_id >= 6`} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)
 		}

@@ -540,12 +540,7 @@ func (d *Reader) findRecords(ctx context.Context, tx rows.Querier, f store.Filte
 	if err != nil {
 		return nil, 0, fmt.Errorf("count: %w", err)
 	}
-	res, err := tx.Query(ctx, `
-		SELECT `+rows.SelectList(false)+`
-		FROM requests
-		WHERE `+cond+`
-		ORDER BY id DESC
-		`+d.LimitOffset(f.Limit, f.Offset), args...)
+	res, err := tx.Query(ctx, d.listSQL(f, cond), args...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -562,6 +557,39 @@ func (d *Reader) findRecords(ctx context.Context, tx rows.Querier, f store.Filte
 		return nil, 0, err
 	}
 	return recs, n, nil
+}
+
+// ListSQL returns the query List reads a page of f's records with, and its
+// arguments: for tests of its plan.
+func (d *Reader) ListSQL(f store.Filter) (string, []any, error) {
+	cond, args, err := d.Where(f)
+	if err != nil {
+		return "", nil, err
+	}
+	return d.listSQL(f, cond), args, nil
+}
+
+// listSQL is List's query of a page of f's records, whose conditions are
+// cond.
+func (d *Reader) listSQL(f store.Filter, cond string) string {
+	return `SELECT ` + rows.SelectList(false) + ` FROM requests WHERE ` + cond +
+		` ORDER BY ` + listOrder(f) + ` ` + d.LimitOffset(f.Limit, f.Offset)
+}
+
+// listOrder is how List orders f's records, newest first. Within a time
+// window, by start time (the id breaking ties): the timestamp index, or
+// one key's (key_hash, timestamp, id) index, then gives the window's rows
+// in order, and a page stops after its rows, where ordering by id would
+// read the whole window and sort it (seconds for a month of a million
+// records) or walk down every newer record first. Ids are UUIDv7 taken at
+// the start, so the two orders agree but for exchanges started within the
+// same millisecond, and the search index orders its results by start time
+// too.
+func listOrder(f store.Filter) string {
+	if f.From.IsZero() && f.To.IsZero() {
+		return "id DESC"
+	}
+	return "timestamp DESC, id DESC"
 }
 
 // countRecords returns the number of records matching f: from the
