@@ -122,7 +122,3 @@ func (f *Follower) Step(ctx context.Context) error {
 	}
 	return ctx.Err()
 }
-
-// Seq returns the last sequence handed on. It is safe to call only when
-// Run is not running.
-func (f *Follower) Seq() int64 { return f.seq }

@@ -547,9 +547,9 @@ func (p *Pipeline) logLost(args ...any) {
 }
 
 // Close stops accepting records and jobs, commits everything already
-// queued and stops the writer. Later calls return at once, once the first
-// has finished.
-func (p *Pipeline) Close() error {
+// queued (what it must give up is counted and logged as lost) and stops the
+// writer. Later calls return once the first has finished.
+func (p *Pipeline) Close() {
 	p.closeOnce.Do(func() {
 		close(p.closing)
 		p.mu.Lock()
@@ -559,5 +559,4 @@ func (p *Pipeline) Close() error {
 		p.mu.Unlock()
 	})
 	<-p.done
-	return nil
 }

@@ -134,7 +134,6 @@ type Postgres struct {
 	maintain chan struct{} // closed when the maintenance goroutine has exited
 
 	closeOnce sync.Once
-	closeErr  error
 }
 
 var _ store.Store = (*Postgres)(nil)
@@ -240,19 +239,15 @@ func migrateUp(ctx context.Context, pool *pgxpool.Pool) error {
 }
 
 // Close stops accepting records, commits everything already queued, stops
-// the maintenance goroutine and closes the pool. Later calls return the
-// first call's result.
+// the maintenance goroutine and closes the pool. Later calls do nothing.
 func (s *Postgres) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closing)
-		err := s.pipe.Close()
+		s.pipe.Close()
 		<-s.maintain
 		s.pool.Close()
-		if err != nil {
-			s.closeErr = fmt.Errorf("store: close: %w", err)
-		}
 	})
-	return s.closeErr
+	return nil
 }
 
 // Record queues rec to be written; see store.Store.
