@@ -24,6 +24,11 @@ type Request struct {
 	Relevance bool
 	// Facets asks for the models and statuses of all the matches.
 	Facets bool
+	// All checks a phrase's word order on as many candidates as it takes
+	// to fill the page, beyond the budget a dashboard page gets (see
+	// verify.go): a page shorter than Limit is then the last. For an
+	// export, which must hold every match.
+	All bool
 }
 
 // Facet is one value of a field among the matches, and how many have it.

@@ -17,11 +17,11 @@ import (
 // chunk at a time, and those whose text does not hold the phrase in order
 // are dropped, as are those that hold an excluded phrase.
 //
-// Checking costs a read of each candidate's text (about 0.3 ms each at a
-// million records), so it is bounded. Candidates are checked until the
-// page is full, at most verifyBudget of them, and past that only while
-// fewer than verifyExact were checked, so that a small set of matches gets
-// an exact total. When candidates remain unchecked, the page is still
+// Checking costs a read of each candidate's text, so it is bounded.
+// Candidates are checked until the page is full, at most verifyBudget of
+// them (as many as it takes with Request.All, for an export), and past
+// that only while fewer than verifyExact were checked, so that a small set
+// of matches gets an exact total. When candidates remain unchecked, the page is still
 // exact (it is made of checked candidates), but the total is an estimate
 // from the share of checked candidates that held, and Result.Approx says
 // so.
@@ -114,7 +114,7 @@ func (ix *Index) verified(ctx context.Context, bi bleve.Index, q query.Query, r 
 	want := max(r.Offset, 0) + max(r.Limit, 0)
 	kept := []string{} // not nil: an empty page is still a page of ids
 	checked, candidates := 0, uint64(0)
-	for checked < verifyBudget && (len(kept) < want || checked < verifyExact) {
+	for (r.All || checked < verifyBudget) && (len(kept) < want || checked < verifyExact) {
 		n := verifyChunk
 		if checked == 0 {
 			// Most candidates hold: a first chunk a little larger than
@@ -122,7 +122,10 @@ func (ix *Index) verified(ctx context.Context, bi bleve.Index, q query.Query, r 
 			n = max(want+want/2, verifyExact)
 		}
 		chunk := r
-		chunk.Offset, chunk.Limit, chunk.Facets = checked, min(n, verifyBudget-checked), false
+		chunk.Offset, chunk.Limit, chunk.Facets = checked, n, false
+		if !r.All {
+			chunk.Limit = min(n, verifyBudget-checked)
+		}
 		res, err := run(ctx, bi, q, chunk)
 		if err != nil {
 			return Result{}, err

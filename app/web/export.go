@@ -119,7 +119,7 @@ func (s *Server) exportRecords(ctx context.Context, q query, out *exportWriter) 
 // a search pages (maxSearchOffset).
 func (s *Server) exportSearch(ctx context.Context, q query, fn func(*capture.Record) error) (done bool, err error) {
 	r := q.searchRequest(0, exportSearchPage, false)
-	r.Relevance = false
+	r.Relevance, r.All = false, true
 	var (
 		boundary time.Time           // when the oldest record handed over started
 		bounded  bool                // boundary is set

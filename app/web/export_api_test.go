@@ -419,6 +419,31 @@ func TestExportSearch(t *testing.T) {
 		check(t, "alice", q("orchid"), aliceOrchids)
 		check(t, "admin", q("orchid -bobonly"), []string{"s-default", "s-put", "s-japanese", "s-chinese", "s-stream", "s-limitrate", "s-ratelimit", "s-berlin"})
 	})
+	t.Run("PhraseBeyondTheCheckBudget", func(t *testing.T) {
+		// More candidates hold the words out of order than a dashboard
+		// page checks (1 000), all newer than the matches: the export
+		// must still hold every match, and only the matches.
+		base := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+		var xs []exchange
+		var want []string
+		for i := range 1050 {
+			x := exportFixture()[3]
+			x.name, x.method = fmt.Sprintf("r-%04d", i), "POST"
+			prompt := "zebra limit then zebra rate"
+			if i < 3 {
+				prompt = "zebra rate limit"
+				want = append([]string{x.name}, want...)
+			}
+			x.reqBody = chatBody("openai/gpt-4o-mini", prompt)
+			at := base.Add(time.Duration(i) * time.Second)
+			x.edit = func(r *capture.Record) { r.Start = at }
+			xs = append(xs, x)
+		}
+		e.seed(xs...)
+		if got := e.exportNames(t, q(`"rate limit" zebra`), withCookie(users["alice"])); !slices.Equal(got, want) {
+			t.Errorf("export holds %d records %v, want %v", len(got), got[:min(len(got), 5)], want)
+		}
+	})
 	t.Run("RecordsSharingAMicrosecond", func(t *testing.T) {
 		// Five records started in one microsecond, more than a page: the
 		// export must hand each over once.
