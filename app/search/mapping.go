@@ -26,8 +26,8 @@ const mappingVersion = "7"
 const textAnalyzer = cjk.AnalyzerName
 
 // newMapping returns the index's static mapping: one document type, no
-// dynamic fields, nothing stored, no _all field, and no term vectors: they
-// would take 60% of the index. A phrase is therefore found in the index
+// dynamic fields, nothing stored, no _all field, and no term vectors,
+// which would be most of the index. A phrase is therefore found in the index
 // as all its words in one field, and its word order is checked against the
 // text in SQLite (see verify.go). The fields results are sorted or faceted
 // by keep doc values.

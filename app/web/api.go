@@ -256,7 +256,7 @@ func (s *Server) handleAPIStats(w http.ResponseWriter, r *http.Request) {
 		"recent_window_seconds": int(recentWindow / time.Second),
 		"success_count":         st.SuccessCount,
 		"error_count":           st.ErrorCount,
-		"error_rate":            100 - st.SuccessRate,
+		"error_rate":            st.ErrorRate,
 		"p50_response_time":     orNull(st.P50DurationMs),
 		"p95_response_time":     orNull(st.P95DurationMs),
 		"p99_response_time":     orNull(st.P99DurationMs),
@@ -273,9 +273,6 @@ func (s *Server) handleAPIStats(w http.ResponseWriter, r *http.Request) {
 		"window":                sq.window,
 		"from":                  apiTime(sq.filter.From),
 		"to":                    apiTime(sq.filter.To),
-	}
-	if st.TotalRequests == 0 {
-		out["error_rate"] = 0.0
 	}
 	if q.searching() {
 		out["search_backend"] = f.backend()

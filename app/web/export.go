@@ -338,7 +338,7 @@ func exportFilename(q query, format string, now time.Time) string {
 	}
 	var parts []string
 	for _, kv := range [][2]string{
-		{"search", v.Search}, {"model", v.Model}, {"status", v.Status}, {"method", v.Method},
+		{"search", v.Search}, {"model", v.Model}, {"provider", v.Provider}, {"status", v.Status}, {"method", v.Method},
 		{"key", key}, {"from", v.From}, {"to", v.To},
 	} {
 		if kv[1] == "" {

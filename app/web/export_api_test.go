@@ -382,6 +382,7 @@ func TestExportFilename(t *testing.T) {
 		{"format=csv&search=" + url.QueryEscape("北京"), "openrouter-proxy-search-20260203-030506.csv"},
 		{"format=csv&method=get&from=2026-01-01T00:00&to=2026-02-01", "openrouter-proxy-method-get_from-2026-01-01t00-00_to-2026-02-01-20260203-030506.csv"},
 		{"format=csv&key=" + aliceHash, "openrouter-proxy-key-" + aliceHash[:12] + "-20260203-030506.csv"},
+		{"format=csv&provider=Google+Vertex", "openrouter-proxy-provider-google-vertex-20260203-030506.csv"},
 	}
 	for _, tc := range tests {
 		w := e.get("/api/export?"+tc.query, withCookie(admin))

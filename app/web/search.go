@@ -216,9 +216,10 @@ func (s *Server) summarize(ctx context.Context, q query, f found) (summary, erro
 		}
 	}
 	sum.ErrorCount = total - sum.SuccessCount
-	sum.SuccessRate = 0
+	sum.SuccessRate, sum.ErrorRate = 0, 0
 	if total > 0 {
 		sum.SuccessRate = float64(sum.SuccessCount) * 100 / float64(total)
+		sum.ErrorRate = float64(sum.ErrorCount) * 100 / float64(total)
 	}
 	return sum, nil
 }

@@ -47,21 +47,6 @@ func rebind(query string) string {
 	return b.String()
 }
 
-// query runs a query written with ? placeholders.
-func query(ctx context.Context, q querier, sql string, args ...any) (pgx.Rows, error) {
-	return q.Query(ctx, rebind(sql), args...)
-}
-
-// queryRow runs a one-row query written with ? placeholders.
-func queryRow(ctx context.Context, q querier, sql string, args ...any) pgx.Row {
-	return q.QueryRow(ctx, rebind(sql), args...)
-}
-
-// exec runs a statement written with ? placeholders.
-func exec(ctx context.Context, q querier, sql string, args ...any) (pgconn.CommandTag, error) {
-	return q.Exec(ctx, rebind(sql), args...)
-}
-
 // readTx begins a read-only transaction that sees one snapshot of the
 // database for all its statements, as a SQLite read transaction does.
 func (s *Postgres) readTx(ctx context.Context) (pgx.Tx, error) {
