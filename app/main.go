@@ -108,14 +108,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	tracker := live.New()
 	mx := metrics.New(metrics.Options{})
-	shared := cfg.DatabaseURL != ""
-	storeHooks := []store.Hook{mx.Hook(), {AfterCommit: tracker.Committed, AfterPrune: tracker.Pruned}}
+	// On a shared database a dashboard's follower (below) brings the live
+	// table and the index every replica's commits, this process's
+	// included; elsewhere the writer's hook does.
+	followed := cfg.DatabaseURL != "" && cfg.Role.Dashboard()
+	trackHook := store.Hook{AfterPrune: tracker.Pruned}
+	if !followed {
+		trackHook.AfterCommit = tracker.Committed
+	}
+	storeHooks := []store.Hook{mx.Hook(), trackHook}
 	var toIndex indexHooks // the index opens after the store it reads from
 	if cfg.Role.Dashboard() {
-		// On a shared database the follower below brings the index every
-		// replica's commits, this process's included.
 		h := store.Hook{AfterPrune: toIndex.pruned}
-		if !shared {
+		if !followed {
 			h.AfterCommit = toIndex.committed
 		}
 		storeHooks = append(storeHooks, h)
@@ -164,12 +169,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer index.Close()
 		toIndex.set(index)
 		mx.Watch(st, index)
-		if shared {
-			if err := followReplicas(ctx, st, tracker, index, log); err != nil {
+		if followed {
+			if err := followReplicas(ctx, st, tracker, index, mx, log); err != nil {
 				return err
 			}
 		}
-		if webHandler, err = dashboard(ctx, cfg, st, index, tracker, mx, log); err != nil {
+		// The proxy's address for copy-as-curl: this process's own, else
+		// (a dashboard of proxy replicas) the configured one.
+		proxyURL := "http://" + cfg.ProxyAddr()
+		if proxyLn != nil {
+			proxyURL = "http://" + proxyLn.Addr().String()
+		}
+		if webHandler, err = dashboard(ctx, cfg, st, index, tracker, mx, proxyURL, log); err != nil {
 			return err
 		}
 		go expireSessions(ctx, st, log)
@@ -248,7 +259,7 @@ func retention(cfg config.Config) int {
 }
 
 // dashboard returns the dashboard's handler.
-func dashboard(ctx context.Context, cfg config.Config, st store.Store, index *search.Index, tracker *live.Tracker, mx *metrics.Metrics, log *slog.Logger) (http.Handler, error) {
+func dashboard(ctx context.Context, cfg config.Config, st store.Store, index *search.Index, tracker *live.Tracker, mx *metrics.Metrics, proxyURL string, log *slog.Logger) (http.Handler, error) {
 	// On a shared database every dashboard replica must sign cookies with
 	// the same key: unless SESSION_SECRET says which, it is kept there.
 	var secret []byte
@@ -272,7 +283,7 @@ func dashboard(ctx context.Context, cfg config.Config, st store.Store, index *se
 		TrustedProxies: cfg.TrustedProxies,
 		Live:           tracker,
 		PageSize:       cfg.PageSize,
-		ProxyURL:       "http://" + cfg.ProxyAddr(),
+		ProxyURL:       proxyURL,
 		Demo:           cfg.Demo,
 		Health:         st.Health,
 		Metrics:        mx.Handler(cfg.MetricsToken),
@@ -282,17 +293,18 @@ func dashboard(ctx context.Context, cfg config.Config, st store.Store, index *se
 }
 
 // followReplicas starts following a shared database: every replica's
-// commits, from now on, reach the live table and the search index (which
-// caught up on the history by itself) within a poll interval, and what
+// commits, from now on, reach the live table, the search index (which
+// caught up on the history by itself) and the index lag's metric within a
+// poll interval, and what
 // another replica's retention deleted leaves the index.
-func followReplicas(ctx context.Context, st store.Store, tracker *live.Tracker, index *search.Index, log *slog.Logger) error {
+func followReplicas(ctx context.Context, st store.Store, tracker *live.Tracker, index *search.Index, mx *metrics.Metrics, log *slog.Logger) error {
 	from, err := st.LastSeq(ctx)
 	if err != nil {
 		return fmt.Errorf("follow: %w", err)
 	}
 	f := follow.New(follow.Options{
 		Source:    st,
-		Committed: []func([]*capture.Record){tracker.Committed, index.Committed},
+		Committed: []func([]*capture.Record){tracker.Committed, index.Committed, mx.Followed},
 		Logger:    log,
 	}, from)
 	go f.Run(ctx)

@@ -73,9 +73,9 @@ type Options struct {
 type Pipeline interface {
 	// Health reports the writer queue, the losses and the database's state.
 	Health() store.Health
-	// Feed reports the last commit sequence; it is read once, when no
+	// LastSeq reports the last commit sequence; it is read once, when no
 	// commit has been seen yet.
-	Feed(ctx context.Context) (store.FeedState, error)
+	LastSeq(ctx context.Context) (int64, error)
 }
 
 // Index is the search index, whose lag behind SQLite is read at each
@@ -140,7 +140,7 @@ func New(opts Options) *Metrics {
 		}, []string{"model"}),
 		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "orp_writer_commit_seconds",
-			Help:    "Time the writer took to write a batch: its transaction from BEGIN through the rows, rollups and hooks to the end of COMMIT.",
+			Help:    "Time the writer took to write a batch: its transaction from BEGIN through the rows and rollups to the end of COMMIT.",
 			Buckets: commitBuckets,
 		}),
 		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -196,11 +196,20 @@ func (m *Metrics) Handler(token string) http.Handler {
 
 // committed counts a committed batch, on the writer goroutine.
 func (m *Metrics) committed(batch []*capture.Record) {
-	now := time.Now()
 	m.batch.Observe(float64(len(batch)))
-	var maxSeq, minSeq int64
 	for _, rec := range batch {
 		m.count(rec)
+	}
+	m.Followed(batch)
+}
+
+// Followed notes the commit sequence of a batch committed to the database,
+// here or by another process on a shared one (a dashboard's follower hands
+// it every batch), so that the search index's lag is measured against the
+// whole database. It counts no exchange: each process counts its own.
+func (m *Metrics) Followed(batch []*capture.Record) {
+	var maxSeq, minSeq int64
+	for _, rec := range batch {
 		if rec.Seq > maxSeq {
 			maxSeq = rec.Seq
 		}
@@ -209,7 +218,7 @@ func (m *Metrics) committed(batch []*capture.Record) {
 		}
 	}
 	if maxSeq > 0 {
-		m.commits.add(minSeq, maxSeq, now)
+		m.commits.add(minSeq, maxSeq, time.Now())
 		if w := m.watched.Load(); w != nil && w.ix != nil {
 			m.commits.indexed(w.ix.Watermark())
 		}

@@ -227,6 +227,16 @@ func TestIndexLag(t *testing.T) {
 		t.Errorf("the store's feed was read %d times, want once", p.feeds.Load())
 	}
 
+	// Another replica's commits, handed on by a dashboard's follower, move
+	// the lag too, and count no exchange here.
+	m.Followed([]*capture.Record{{Seq: 14}, {Seq: 15}})
+	if records, _ := lag(); records != 2 {
+		t.Errorf("at 13 of 15 after a followed batch: lag %v records, want 2", records)
+	}
+	if fams, _ := metricstest.Scrape(t, url, ""); fams.Sum("orp_requests_total") != 3 {
+		t.Errorf("requests counted %v, want the 3 committed here only", fams.Sum("orp_requests_total"))
+	}
+
 	t.Run("FeedFails", func(t *testing.T) {
 		m := metrics.New(metrics.Options{})
 		m.Watch(&fakePipeline{feedErr: errors.New("disk I/O error")}, &fakeIndex{})
@@ -268,9 +278,9 @@ type fakePipeline struct {
 
 func (p *fakePipeline) Health() store.Health { return p.health }
 
-func (p *fakePipeline) Feed(context.Context) (store.FeedState, error) {
+func (p *fakePipeline) LastSeq(context.Context) (int64, error) {
 	p.feeds.Add(1)
-	return p.feed, p.feedErr
+	return p.feed.MaxSeq, p.feedErr
 }
 
 // fakeIndex stands in for the search index.

@@ -72,12 +72,12 @@ func (p pipeline) Collect(ch chan<- prometheus.Metric) {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), feedTimeout)
-		st, err := w.p.Feed(ctx)
+		seq, err := w.p.LastSeq(ctx)
 		cancel()
 		if err != nil {
 			return // the lag is left out of this scrape, not made up
 		}
-		c.learn(st.MaxSeq)
+		c.learn(seq)
 	}
 	records, seconds := c.lag(w.ix.Watermark(), time.Now())
 	ch <- prometheus.MustNewConstMetric(lagRecordsDesc, prometheus.GaugeValue, float64(records))
