@@ -17,11 +17,29 @@ import (
 )
 
 // countingStore is the real store, counting the List and Stats calls a
-// live update makes.
+// live update makes, and the other calls the statistics page makes.
 type countingStore struct {
 	web.Store
-	lists, stats atomic.Int64
+	lists, stats, others atomic.Int64
 }
+
+func (c *countingStore) Coverage(ctx context.Context) (store.Coverage, error) {
+	c.others.Add(1)
+	return c.Store.Coverage(ctx)
+}
+
+func (c *countingStore) Series(ctx context.Context, f store.Filter, step time.Duration) ([]store.Point, error) {
+	c.others.Add(1)
+	return c.Store.Series(ctx, f, step)
+}
+
+func (c *countingStore) Breakdown(ctx context.Context, f store.Filter, by store.Dimension) ([]store.BreakdownRow, error) {
+	c.others.Add(1)
+	return c.Store.Breakdown(ctx, f, by)
+}
+
+// statsPage returns the calls the statistics page reads the database with.
+func (c *countingStore) statsPage() int64 { return c.stats.Load() + c.others.Load() }
 
 func (c *countingStore) List(ctx context.Context, f store.Filter) ([]*capture.Record, int64, error) {
 	c.lists.Add(1)

@@ -117,7 +117,7 @@ func (s *Server) parseStatsQuery(ctx context.Context, vals url.Values, id auth.I
 	if custom && !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
 		return sq, store.Coverage{}, badInput("from=%q is not before to=%q", sq.view.From, sq.view.To)
 	}
-	cov, err := s.Store.Coverage(ctx)
+	cov, err := s.coverage(ctx)
 	if err != nil {
 		return sq, cov, err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 	"github.com/openrouter-proxy/openrouter-proxy/app/store"
+	"github.com/openrouter-proxy/openrouter-proxy/app/web"
 	"github.com/openrouter-proxy/openrouter-proxy/views"
 )
 
@@ -740,5 +741,29 @@ func TestProviderFilterOnTheTable(t *testing.T) {
 	list := decode[listResponse](t, e.get("/api/requests?provider=Azure", withCookie(admin)))
 	if list.TotalCount != 1 || len(list.Requests) != 1 || e.names[list.Requests[0].ID] != "a2" {
 		t.Errorf("API provider=Azure: %+v", list)
+	}
+}
+
+// TestStatsPollAsksNothing: while nothing changed, the statistics page's
+// poll is answered 204 without a query, as the README says.
+func TestStatsPollAsksNothing(t *testing.T) {
+	cs := &countingStore{}
+	e := newEnv(t, func(s *web.Server) { cs.Store, s.Store = s.Store, cs })
+	e.now = statsNow()
+	e.setNow(e.now)
+	e.seedStats(statsFixture...)
+	admin := e.login(adminKey)
+	w := e.get("/stats", withCookie(admin))
+	wantStatus(t, w, http.StatusOK)
+	poll := page(t, w).Find("#stats-body").AttrOr("hx-get", "")
+	if cs.statsPage() == 0 {
+		t.Fatal("the page itself asked the store nothing: the count is broken")
+	}
+	before := cs.statsPage()
+	for range 5 {
+		wantStatus(t, e.get(poll, withCookie(admin), htmx()), http.StatusNoContent)
+	}
+	if n := cs.statsPage() - before; n != 0 {
+		t.Errorf("5 polls of an unchanged page asked the store %d times, want none", n)
 	}
 }

@@ -64,6 +64,30 @@ type Server struct {
 
 	saltOnce sync.Once
 	salt     [16]byte // hides the index's watermark in poll versions
+
+	covMu sync.Mutex
+	cov   store.Coverage // the rollups' coverage, read at covAt
+	covAt time.Time
+}
+
+// coverageTTL is how long the rollups' coverage is reused: it moves when
+// compaction runs (every 10 minutes) or history older than it arrives, and
+// reading it on every statistics poll would cost each open page a query
+// even when nothing changed.
+const coverageTTL = time.Minute
+
+// coverage returns the rollups' coverage, read at most once a coverageTTL.
+func (s *Server) coverage(ctx context.Context) (store.Coverage, error) {
+	s.covMu.Lock()
+	defer s.covMu.Unlock()
+	if now := s.clock(); s.covAt.IsZero() || now.Sub(s.covAt) >= coverageTTL || now.Before(s.covAt) {
+		cov, err := s.Store.Coverage(ctx)
+		if err != nil {
+			return cov, err
+		}
+		s.cov, s.covAt = cov, now
+	}
+	return s.cov, nil
 }
 
 // clock returns the current time.
