@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/openrouter-proxy/openrouter-proxy/app/capture"
 )
@@ -94,18 +95,20 @@ func (src *DB) Import(ctx context.Context, dst Store, opts ImportOptions) (Summa
 		opts.Progress(0, total)
 	}
 
+	loc := opts.Options.withDefaults().Location
 	ids := make([]string, 0, opts.BatchSize)
+	starts := make([]time.Time, 0, opts.BatchSize)
 	err = src.Rows(ctx, opts.BatchSize, func(rows []Row) error {
-		ids = ids[:0]
+		ids, starts = ids[:0], starts[:0]
 		keep := rows[:0] // the rows with an id, in place
 		for _, r := range rows {
-			id, err := ID(r, opts.Options)
+			start, id, err := identify(r, loc)
 			if err != nil {
 				sum.fail(opts.Logger, r, err)
 				continue
 			}
 			keep = append(keep, r)
-			ids = append(ids, id)
+			ids, starts = append(ids, id), append(starts, start)
 		}
 		present, err := dst.Existing(ctx, ids)
 		if err != nil {
@@ -119,7 +122,7 @@ func (src *DB) Import(ctx context.Context, dst Store, opts ImportOptions) (Summa
 			// The seed's ids are its primary key, so two rows get one
 			// record id only if they are the same row.
 			present[ids[i]] = true
-			rec, err := Convert(r, opts.Options)
+			rec, err := convert(r, starts[i], ids[i], opts.Options)
 			if err != nil {
 				sum.fail(opts.Logger, r, err)
 				continue

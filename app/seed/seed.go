@@ -97,6 +97,13 @@ func Convert(row Row, opts Options) (*capture.Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	return convert(row, start, id, opts)
+}
+
+// convert is Convert of a row identify has read: it started at start, and
+// its record's id is id.
+func convert(row Row, start time.Time, id string, opts Options) (*capture.Record, error) {
+	opts = opts.withDefaults()
 	method := strings.TrimSpace(row.Method)
 	if method == "" {
 		return nil, rowError("no method")
