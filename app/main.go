@@ -431,13 +431,6 @@ func runReindex(ctx context.Context, args []string, getenv func(string) string, 
 	return nil
 }
 
-// import-seed's writer queue: the most records committed in one
-// transaction, and the bytes of records waiting.
-const (
-	importBatch      = 4096
-	importQueueBytes = 64 << 20
-)
-
 // runImportSeed records the history of the original Python system:
 // `openrouter-proxy import-seed [-tz ZONE] PATH [settings]`. Records go
 // through the store's writer like live traffic, so the rollups count them;
@@ -480,14 +473,8 @@ func runImportSeed(ctx context.Context, args []string, getenv func(string) strin
 		return fmt.Errorf("import-seed: %w", err)
 	}
 	defer lock.Close()
-	// An import must not lose rows: Record waits for room in the queue
-	// as long as it takes, rather than giving records up as the proxy does.
-	// Larger batches than live traffic's: old records fall into many
-	// rollup buckets each, and one transaction updates a bucket once. A
-	// smaller queue: the bar counts rows read, which must not run far
-	// ahead of the rows committed.
 	st, err := openStore(ctx, cfg, storeOptions{
-		QueueBytes: min(cfg.QueueBytes, importQueueBytes), QueueWait: 24 * time.Hour, BatchSize: importBatch, Logger: log,
+		QueueBytes: min(cfg.QueueBytes, seed.StoreQueueBytes), QueueWait: seed.StoreQueueWait, BatchSize: seed.StoreBatch, Logger: log,
 		Progress: rollupProgress(stderr),
 	})
 	if err != nil {

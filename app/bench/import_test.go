@@ -72,7 +72,7 @@ func BenchmarkImportSeed(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
 			st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "proxy_requests.db"),
-				sqlite.Options{QueueWait: time.Hour, BatchSize: 4096, QueueBytes: 64 << 20, Logger: quiet, // as runImportSeed opens it
+				sqlite.Options{QueueWait: seed.StoreQueueWait, BatchSize: seed.StoreBatch, QueueBytes: seed.StoreQueueBytes, Logger: quiet, // as runImportSeed opens it
 					OnCommit: func(d time.Duration, _ int) { writing += d }}) // on the writer goroutine, which Close waits for
 			if err != nil {
 				b.Fatal(err)

@@ -25,6 +25,19 @@ type Store interface {
 	Flush(ctx context.Context) error
 }
 
+// The store an import writes to is opened with these, unlike the proxy's:
+// an import must not lose rows, so Record waits for room in the queue as
+// long as it takes (StoreQueueWait) rather than giving records up; old
+// records fall into many rollup buckets each, and one transaction updates
+// a bucket once, hence larger batches (StoreBatch); and the progress bar
+// counts rows read, which must not run far ahead of the rows committed,
+// hence a smaller queue (StoreQueueBytes).
+const (
+	StoreBatch      = 4096
+	StoreQueueBytes = 64 << 20
+	StoreQueueWait  = 24 * time.Hour
+)
+
 // ImportOptions tunes Import.
 type ImportOptions struct {
 	Options
