@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -199,15 +200,13 @@ func (s *Server) handleAPIStats(w http.ResponseWriter, r *http.Request) {
 	}
 	q := sq.query
 	var dim store.Dimension
-	switch b := vals.Get("breakdown"); b {
-	case "":
-	case "model", "provider", "key":
-		dim = store.Dimension(b)
-	case "status":
-		dim = store.ByStatusClass
-	default:
-		s.fail(w, r, badInput("breakdown=%q: want model, provider, status or key", b), true)
-		return
+	if b := vals.Get("breakdown"); b != "" {
+		i := slices.IndexFunc(breakdownDims, func(d breakdownDim) bool { return d.id == b })
+		if i < 0 {
+			s.fail(w, r, badInput("breakdown=%q: want model, provider, status or key", b), true)
+			return
+		}
+		dim = breakdownDims[i].by
 	}
 	if dim == store.ByKey && !id.Admin {
 		writeJSONError(w, http.StatusForbidden, "forbidden", "breakdown=key is for admins; your own key's numbers are the totals")

@@ -354,11 +354,15 @@ func (s *Server) statsFilterLists(ctx context.Context, id auth.Identity, m *view
 
 // breakdownDims are the breakdown tables of the page, in order; the key's
 // is for admins only.
-var breakdownDims = []struct {
+// breakdownDim is one dimension the statistics break down by: the
+// page's sections and the API's breakdown= values.
+type breakdownDim struct {
 	by            store.Dimension
 	id, title     string
 	column, param string
-}{
+}
+
+var breakdownDims = []breakdownDim{
 	{store.ByModel, "model", "By model", "Model", "model"},
 	{store.ByProvider, "provider", "By provider", "Provider", "provider"},
 	{store.ByStatusClass, "status", "By status", "Status", "status"},
