@@ -352,8 +352,6 @@ func (s *Server) statsFilterLists(ctx context.Context, id auth.Identity, m *view
 	return nil
 }
 
-// breakdownDims are the breakdown tables of the page, in order; the key's
-// is for admins only.
 // breakdownDim is one dimension the statistics break down by: the
 // page's sections and the API's breakdown= values.
 type breakdownDim struct {
@@ -362,6 +360,8 @@ type breakdownDim struct {
 	column, param string
 }
 
+// breakdownDims are the breakdown tables of the page, in order; the key's
+// is for admins only.
 var breakdownDims = []breakdownDim{
 	{store.ByModel, "model", "By model", "Model", "model"},
 	{store.ByProvider, "provider", "By provider", "Provider", "provider"},
